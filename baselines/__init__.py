@@ -1,0 +1,1 @@
+"""Reinforcement-learning baselines built on TRL."""

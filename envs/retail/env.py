@@ -1,0 +1,128 @@
+"""``toolgym/Retail-v0``: free play in a retail store, on a generated world or on τ-bench's database."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from toolgym.env import ToolEnv
+from toolgym.users import User
+from toolgym.world import World
+
+from .generator import generate_world
+from .tools import RETAIL_TOOLS
+
+FREE_PLAY_OPENING = (
+    "No task is set: this is free play in the retail store. Use the tools to look around. "
+    "Your first message to the user ends the episode."
+)
+
+WORLD_SIZE_KEYS = ("n_users", "n_products", "n_orders")
+
+WORLD_CACHE_SIZE = 8
+"""Generated worlds kept in memory, so that resets with a recently used seed cost a fork, not a generation."""
+
+
+@functools.cache
+def retail_policy() -> str:
+    """The retail policy text shown to agents.
+
+    Returns:
+        The policy, in Markdown.
+    """
+    return resources.files(__package__).joinpath("policy.md").read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=WORLD_CACHE_SIZE)
+def generated_world(seed: int, sizes: tuple[tuple[str, int], ...] = ()) -> World:
+    """Generate (once) the retail world of a seed; callers fork it before changing anything.
+
+    Args:
+        seed: The generator seed.
+        sizes: Generator size arguments as sorted ``(name, value)`` pairs, e.g. ``(("n_users", 50),)``.
+
+    Returns:
+        The shared, unmodified world.
+    """
+    return World(generate_world(seed, **dict(sizes)), copy=False)
+
+
+class RetailEnv(ToolEnv):
+    """The retail domain with no task: reward 0, the episode ends at the turn limit or at the first message.
+
+    Args:
+        world: A fixed starting world for every episode (e.g. from :func:`load_tau_bench`) as a ``World`` or
+            τ-bench-schema dict. When ``None``, each ``reset`` generates the world of its seed (or of
+            ``options["world_seed"]``).
+        world_size: Sizes for generated worlds: any of ``n_users``, ``n_products``, ``n_orders``.
+        action_format: Name of a registered action format.
+        max_turns: Agent turns before truncation.
+        user: A registered user kind or a user object.
+        user_kwargs: Arguments for the user factory.
+        render_mode: ``None`` or ``"ansi"``.
+
+    Raises:
+        ValueError: For a bad world, size, format, user or turn limit.
+    """
+
+    def __init__(
+        self,
+        world: World | Mapping[str, Any] | None = None,
+        *,
+        world_size: Mapping[str, int] | None = None,
+        action_format: str = "auto",
+        max_turns: int = 30,
+        user: str | User = "direct",
+        user_kwargs: Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(
+            RETAIL_TOOLS,
+            retail_policy(),
+            action_format=action_format,
+            max_turns=max_turns,
+            user=user,
+            user_kwargs=user_kwargs,
+            render_mode=render_mode,
+        )
+        if world is not None and world_size is not None:
+            raise ValueError("give either a world or world_size for generated worlds, not both")
+        self._fixed_world = world if isinstance(world, World) or world is None else World(world)
+        sizes = dict(world_size or {})
+        unknown = sorted(set(sizes) - set(WORLD_SIZE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown world_size keys {unknown}; use {list(WORLD_SIZE_KEYS)}")
+        for key, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"world_size[{key!r}] must be a positive integer, got {value!r}")
+        self._world_size = tuple(sorted(sizes.items()))
+
+    def episode_world(self, seed: int | None, options: Mapping[str, Any]) -> World:
+        """Fork the fixed world, or the generated world of the episode's world seed.
+
+        Args:
+            seed: The reset seed; it picks the generated world unless ``options["world_seed"]`` does.
+            options: Reset options.
+
+        Returns:
+            The episode's own world.
+        """
+        if self._fixed_world is not None:
+            return self._fixed_world.fork()
+        world_seed = options.get("world_seed", seed)
+        if world_seed is None:
+            world_seed = int(self.np_random.integers(2**31))
+        return generated_world(int(world_seed), self._world_size).fork()
+
+    def opening(self, options: Mapping[str, Any]) -> tuple[str, str | None]:
+        """Free play has no task; the opening says so.
+
+        Args:
+            options: Reset options (unused).
+
+        Returns:
+            The free-play opening and no task id.
+        """
+        return FREE_PLAY_OPENING, None
