@@ -66,8 +66,34 @@ def test_parsers_never_raise_on_arbitrary_text(fmt: str, text: str) -> None:
 
 
 fragments = st.sampled_from(
-    ["<tool_call>", "</tool_call>", "{", "}", "[", "]", "(", ")", '"name"', ":", '"arguments"', ",", "=", "```",
-     "<|python_tag|>", "f", "'x'", "1", "**k", "\n", " ", '"', "\\", "((((((((((", "[[[[[[[[", "{{{{{{{{"]
+    [
+        "<tool_call>",
+        "</tool_call>",
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        '"name"',
+        ":",
+        '"arguments"',
+        ",",
+        "=",
+        "```",
+        "<|python_tag|>",
+        "f",
+        "'x'",
+        "1",
+        "**k",
+        "\n",
+        " ",
+        '"',
+        "\\",
+        "((((((((((",
+        "[[[[[[[[",
+        "{{{{{{{{",
+    ]
 )
 
 
@@ -89,9 +115,13 @@ def test_deeply_nested_input_is_malformed_not_a_crash() -> None:
 def test_json_accepts_fences_openai_shape_and_string_arguments() -> None:
     p = get_format("json").parse
     assert p('```json\n{"name": "f", "arguments": {"a": 1}}\n```') == ToolCall("f", {"a": 1})
-    assert p('{"type": "function", "function": {"name": "f", "arguments": "{\\"a\\": 1}"}}') == ToolCall("f", {"a": 1})
+    assert p('{"type": "function", "function": {"name": "f", "arguments": "{\\"a\\": 1}"}}') == ToolCall(
+        "f", {"a": 1}
+    )
     assert p('{"name": "f"}') == ToolCall("f", {})
-    assert p('[{"name": "f", "arguments": {}}, {"name": "g", "arguments": {}}]') == ToolCall("f", {}, ignored=1)
+    assert p('[{"name": "f", "arguments": {}}, {"name": "g", "arguments": {}}]') == ToolCall(
+        "f", {}, ignored=1
+    )
     assert p("Your order has shipped.") == Message("Your order has shipped.")
 
 
@@ -127,7 +157,10 @@ def test_hermes_tolerates_prose_missing_close_and_counts_extra_calls() -> None:
 def test_llama3_accepts_python_tag_and_parameters() -> None:
     p = get_format("llama3").parse
     assert p('<|python_tag|>{"name": "f", "parameters": {"a": "b"}}') == ToolCall("f", {"a": "b"})
-    assert json.loads(get_format("llama3").render(ToolCall("f", {"a": 1}))) == {"name": "f", "parameters": {"a": 1}}
+    assert json.loads(get_format("llama3").render(ToolCall("f", {"a": 1}))) == {
+        "name": "f",
+        "parameters": {"a": 1},
+    }
 
 
 def test_pythonic_calls_and_errors() -> None:

@@ -6,9 +6,9 @@ import warnings
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
+from toolgym.envs.retail import RetailEnv
 
 import toolgym
-from toolgym.envs.retail import RetailEnv
 from toolgym.users import ScriptedUser
 
 SMALL = {"n_users": 20, "n_products": 8, "n_orders": 40}
@@ -52,11 +52,16 @@ def test_tool_call_message_and_reward() -> None:
     env.reset(seed=0)
     world = env.unwrapped.world
     order_id, order = first(world, "orders", status="pending")
-    obs, reward, term, trunc, info = env.step(json.dumps({"name": "get_order_details", "arguments": {"order_id": order_id}}))
+    obs, reward, term, trunc, info = env.step(
+        json.dumps({"name": "get_order_details", "arguments": {"order_id": order_id}})
+    )
     assert json.loads(obs) == order
     assert (reward, term, trunc) == (0.0, False, False)
     assert info["action_type"] == "tool_call" and info["tool"] == "get_order_details" and "error" not in info
-    action = {"name": "cancel_pending_order", "arguments": {"order_id": order_id, "reason": "ordered by mistake"}}
+    action = {
+        "name": "cancel_pending_order",
+        "arguments": {"order_id": order_id, "reason": "ordered by mistake"},
+    }
     obs, *_ = env.step(action)
     assert json.loads(obs)["status"] == "cancelled"
     assert env.unwrapped.world.get("orders", order_id)["status"] == "cancelled"
@@ -69,7 +74,9 @@ def test_episodes_do_not_share_writes() -> None:
     env = make()
     env.reset(seed=5)
     order_id, _ = first(env.unwrapped.world, "orders", status="pending")
-    env.step({"name": "cancel_pending_order", "arguments": {"order_id": order_id, "reason": "no longer needed"}})
+    env.step(
+        {"name": "cancel_pending_order", "arguments": {"order_id": order_id, "reason": "no longer needed"}}
+    )
     env.reset(seed=5)
     assert env.unwrapped.world.get("orders", order_id)["status"] == "pending"
 
@@ -107,7 +114,7 @@ def test_truncation_at_turn_limit_and_step_after_end() -> None:
     env = make(max_turns=2)
     env.reset(seed=0)
     assert env.step('{"name": "think", "arguments": {"thought": "a"}}')[3] is False
-    obs, reward, term, trunc, _ = env.step('{"name": "think", "arguments": {"thought": "b"}}')
+    obs, _reward, term, trunc, _ = env.step('{"name": "think", "arguments": {"thought": "b"}}')
     assert (term, trunc) == (False, True)
     obs, *_ = env.unwrapped.step("hello?")
     assert obs.startswith("Error: the episode is over")
@@ -162,7 +169,14 @@ def test_same_seed_same_world_and_observations() -> None:
         world = env.unwrapped.world
         order_id, _ = first(world, "orders", status="pending")
         out = [env.step({"name": "get_order_details", "arguments": {"order_id": order_id}})[0]]
-        out.append(env.step({"name": "cancel_pending_order", "arguments": {"order_id": order_id, "reason": "no longer needed"}})[0])
+        out.append(
+            env.step(
+                {
+                    "name": "cancel_pending_order",
+                    "arguments": {"order_id": order_id, "reason": "no longer needed"},
+                }
+            )[0]
+        )
         return world.hash(), out
 
     assert run(11) == run(11)
@@ -192,10 +206,10 @@ def test_vector_envs(mode: str) -> None:
     kwargs = {"vector_kwargs": {"shared_memory": False}} if mode == "async" else {}
     venv = gym.make_vec("toolgym/Retail-v0", num_envs=4, vectorization_mode=mode, world_size=SMALL, **kwargs)
     try:
-        obs, infos = venv.reset(seed=7)
+        obs, _ = venv.reset(seed=7)
         assert len(obs) == 4 and all("free play" in o for o in obs)
         actions = ['{"name": "list_all_product_types", "arguments": {}}'] * 3 + ["bye"]
-        obs, rewards, terms, truncs, infos = venv.step(actions)
+        obs, rewards, terms, _truncs, _infos = venv.step(actions)
         assert all(json.loads(o) for o in obs[:3])
         assert list(terms) == [False, False, False, True]
         assert list(rewards) == [0.0] * 4

@@ -10,7 +10,10 @@ from toolgym.world import World, WorldError, canonical, canonical_json
 def small_world() -> World:
     return World(
         {
-            "users": {"u1": {"name": "Ann", "balance": 10.0, "tags": ["a"]}, "u2": {"name": "Bo", "balance": 5}},
+            "users": {
+                "u1": {"name": "Ann", "balance": 10.0, "tags": ["a"]},
+                "u2": {"name": "Bo", "balance": 5},
+            },
             "orders": {"o1": {"user": "u1", "total": 25}},
         }
     )
@@ -117,7 +120,9 @@ def test_canonical_rejects_non_json() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -40,7 +40,7 @@ class ToolEnv(gym.Env[str, str]):
         ValueError: For an unknown action format or user kind, or a non-positive ``max_turns``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 - Gymnasium's API
 
     def __init__(
         self,
@@ -56,7 +56,9 @@ class ToolEnv(gym.Env[str, str]):
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
         try:
             self.format: ActionFormat = get_format(action_format)
         except KeyError as exc:
@@ -120,7 +122,9 @@ class ToolEnv(gym.Env[str, str]):
             raise RuntimeError("call reset() before using the world")
         return self._world
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """Start an episode.
 
         Args:
@@ -197,7 +201,9 @@ class ToolEnv(gym.Env[str, str]):
                 obs += f"\n\nNote: only the first tool call was run; {parsed.ignored} more were ignored."
             tool = self.toolset.get(parsed.name)
             terminated = bool(result.ok and tool is not None and tool.terminates)
-            self.transcript.append({"role": "assistant", "tool_call": {"name": parsed.name, "arguments": parsed.arguments}})
+            self.transcript.append(
+                {"role": "assistant", "tool_call": {"name": parsed.name, "arguments": parsed.arguments}}
+            )
             self.transcript.append({"role": "tool", "name": parsed.name, "content": obs})
         elif isinstance(parsed, Message):
             reply = self.user.reply(parsed.content)
@@ -210,7 +216,9 @@ class ToolEnv(gym.Env[str, str]):
         else:
             obs = f"Error: {parsed.reason}"
             info.update(action_type="malformed", error=parsed.reason)
-            self.transcript.append({"role": "assistant", "content": action if isinstance(action, str) else repr(action)})
+            self.transcript.append(
+                {"role": "assistant", "content": action if isinstance(action, str) else repr(action)}
+            )
             self.transcript.append({"role": "tool", "name": None, "content": obs})
         truncated = not terminated and self.turn >= self.max_turns
         reward = 0.0
@@ -219,7 +227,7 @@ class ToolEnv(gym.Env[str, str]):
             reward = float(self.compute_reward(self.answer))
         return obs, reward, terminated, truncated, info
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         """Return the conversation so far as text (``render_mode="ansi"``), else ``None``."""
         if self.render_mode != "ansi":
             return None

@@ -42,7 +42,9 @@ def register_env(
         if existing.entry_point == entry_point and dict(existing.kwargs) == dict(kwargs or {}):
             return env_id
         raise ValueError(f"{env_id} is already registered with entry point {existing.entry_point!r}")
-    gym.register(id=env_id, entry_point=entry_point, kwargs=dict(kwargs or {}), max_episode_steps=max_episode_steps)
+    gym.register(
+        id=env_id, entry_point=entry_point, kwargs=dict(kwargs or {}), max_episode_steps=max_episode_steps
+    )
     return env_id
 
 

@@ -7,7 +7,7 @@ followed by the arguments the model supplies, with type hints and a Google-style
     def cancel_pending_order(world: World, order_id: str, reason: str) -> str:
         '''Cancel a pending order.
 
-        Args:
+Args:
             order_id: The order id, such as '#W0000000'.
             reason: Why the order is cancelled (choices: ["no longer needed", "ordered by mistake"])
         '''
@@ -64,7 +64,7 @@ class ToolResult:
 
 def _schema_of(func: ToolFunction) -> dict[str, Any]:
     """Build the OpenAI-style function schema of ``func`` with its leading ``world`` parameter hidden."""
-    from transformers.utils import get_json_schema  # heavy import, needed once per tool
+    from transformers.utils.chat_template_utils import get_json_schema  # heavy import, needed once per tool
 
     signature = inspect.signature(func)
     params = list(signature.parameters.values())
@@ -142,8 +142,9 @@ class Tool:
         try:
             validator(dict(arguments))
         except fastjsonschema.JsonSchemaValueException as exc:
-            where = exc.name.removeprefix("data").lstrip(".") or "arguments"
-            what = exc.message.removeprefix(exc.name).strip()
+            path = exc.name or "data"
+            where = path.removeprefix("data").lstrip(".") or "arguments"
+            what = exc.message.removeprefix(path).strip()
             return f"invalid arguments for {self.name}: {where} {what}"
         return None
 

@@ -276,7 +276,9 @@ class World:
         Returns:
             ``{table: {key: record}}``, deep-copied.
         """
-        return {name: {key: _copy.deepcopy(rec) for key, rec in self.table(name)} for name in self._base.tables}
+        return {
+            name: {key: _copy.deepcopy(rec) for key, rec in self.table(name)} for name in self._base.tables
+        }
 
     def hash(self) -> str:
         """Return the canonical SHA-256 of the state.

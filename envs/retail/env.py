@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from toolgym.actions import Message, ToolCall
 from toolgym.env import ToolEnv
 from toolgym.users import User
 from toolgym.world import World
@@ -126,3 +127,34 @@ class RetailEnv(ToolEnv):
             The free-play opening and no task id.
         """
         return FREE_PLAY_OPENING, None
+
+    def walkthrough(self) -> list[ToolCall | Message]:
+        """A short, valid demonstration episode on the current world, for demos and smoke tests.
+
+        A user with a pending order is authenticated by email, the order and one of its products are looked up,
+        and the order is cancelled; the last action tells the user.
+
+        Returns:
+            The actions, to be rendered with the env's action format or passed to ``step`` as they are.
+
+        Raises:
+            RuntimeError: If the world has no user with a pending order.
+        """
+        world = self.world
+        for user_id, user in world.table("users"):  # noqa: B007 - used after the loop
+            pending = [o for o in user["orders"] if (world.get("orders", o) or {}).get("status") == "pending"]
+            if pending:
+                break
+        else:
+            raise RuntimeError("the world has no pending order to demonstrate on")
+        order_id = pending[0]
+        order = world.get("orders", order_id)
+        assert order is not None
+        return [
+            ToolCall("find_user_id_by_email", {"email": user["email"]}),
+            ToolCall("get_user_details", {"user_id": user_id}),
+            ToolCall("get_order_details", {"order_id": order_id}),
+            ToolCall("get_product_details", {"product_id": order["items"][0]["product_id"]}),
+            ToolCall("cancel_pending_order", {"order_id": order_id, "reason": "no longer needed"}),
+            Message(f"Your order {order_id} is cancelled and its payment will be refunded."),
+        ]

@@ -43,7 +43,9 @@ def load_tau_bench(data_dir: str | Path) -> World:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise DataFileError(f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from exc
+            raise DataFileError(
+                f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from exc
         except UnicodeDecodeError as exc:
             raise DataFileError(f"{path}: not UTF-8 text: {exc}") from exc
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):

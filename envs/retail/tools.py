@@ -94,7 +94,11 @@ def find_user_id_by_name_zip(world: World, first_name: str, last_name: str, zip:
     first, last = first_name.lower(), last_name.lower()
     for user_id, user in world.table("users"):
         name = user["name"]
-        if name["first_name"].lower() == first and name["last_name"].lower() == last and user["address"]["zip"] == zip:
+        if (
+            name["first_name"].lower() == first
+            and name["last_name"].lower() == last
+            and user["address"]["zip"] == zip
+        ):
             return user_id
     raise ToolError("user not found")
 
@@ -173,7 +177,9 @@ def cancel_pending_order(world: World, order_id: str, reason: str) -> str:
     refunds = []
     for payment in order["payment_history"]:
         method_id = payment["payment_method_id"]
-        refunds.append({"transaction_type": "refund", "amount": payment["amount"], "payment_method_id": method_id})
+        refunds.append(
+            {"transaction_type": "refund", "amount": payment["amount"], "payment_method_id": method_id}
+        )
         if "gift_card" in method_id:
             _credit_gift_card(world, order["user_id"], method_id, payment["amount"])
     order = world.edit("orders", order_id)
@@ -184,7 +190,14 @@ def cancel_pending_order(world: World, order_id: str, reason: str) -> str:
 
 
 def _address(address1: str, address2: str, city: str, state: str, country: str, zip: str) -> dict[str, str]:
-    return {"address1": address1, "address2": address2, "city": city, "state": state, "country": country, "zip": zip}
+    return {
+        "address1": address1,
+        "address2": address2,
+        "city": city,
+        "state": state,
+        "country": country,
+        "zip": zip,
+    }
 
 
 @tool(writes=True)
@@ -272,7 +285,11 @@ def modify_pending_order_items(
         raise ToolError("insufficient gift card balance to pay for the new item")
     order = world.edit("orders", order_id)
     order["payment_history"].append(
-        {"transaction_type": "payment" if diff > 0 else "refund", "amount": abs(diff), "payment_method_id": payment_method_id}
+        {
+            "transaction_type": "payment" if diff > 0 else "refund",
+            "amount": abs(diff),
+            "payment_method_id": payment_method_id,
+        }
     )
     if method["source"] == "gift_card":
         _credit_gift_card(world, order["user_id"], payment_method_id, -diff)
@@ -290,7 +307,9 @@ def modify_pending_order_items(
 
 
 @tool(writes=True)
-def return_delivered_order_items(world: World, order_id: str, item_ids: list[str], payment_method_id: str) -> str:
+def return_delivered_order_items(
+    world: World, order_id: str, item_ids: list[str], payment_method_id: str
+) -> str:
     """Request the return of items of a delivered order; the status becomes 'return requested' and the user is emailed return instructions. The refund goes to the original payment method or to a gift card of the user. Explain the return and get the user's explicit confirmation (yes) first.
 
     Args:
@@ -303,7 +322,10 @@ def return_delivered_order_items(world: World, order_id: str, item_ids: list[str
         raise ToolError("non-delivered order cannot be returned")
     if payment_method_id not in _user_payment_methods(world, order):
         raise ToolError("payment method not found")
-    if "gift_card" not in payment_method_id and payment_method_id != order["payment_history"][0]["payment_method_id"]:
+    if (
+        "gift_card" not in payment_method_id
+        and payment_method_id != order["payment_history"][0]["payment_method_id"]
+    ):
         raise ToolError("payment method should be either the original payment method or a gift card")
     _check_items_in_order(order, item_ids, "some item not found")
     order = world.edit("orders", order_id)

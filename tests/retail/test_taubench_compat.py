@@ -18,13 +18,19 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
-
 from toolgym.envs.retail import DataFileError, load_tau_bench
+
 from toolgym.world import World
 
-ROOT = Path(os.environ.get("TOOLGYM_TAUBENCH_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "taubench"))
+ROOT = Path(
+    os.environ.get(
+        "TOOLGYM_TAUBENCH_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "taubench"
+    )
+)
 RETAIL = ROOT / "retail"
-pytestmark = pytest.mark.skipif(not (RETAIL / "orders.json").is_file(), reason=f"τ-bench data not found in {RETAIL}")
+pytestmark = pytest.mark.skipif(
+    not (RETAIL / "orders.json").is_file(), reason=f"τ-bench data not found in {RETAIL}"
+)
 
 TAU_BENCH_ERRORS = {
     "user not found",
@@ -74,7 +80,9 @@ def gift_balances(world: World, user_id: str) -> dict[str, float]:
 def check_write_effect(before: World, after: World, name: str, kw: dict[str, Any]) -> None:
     """τ-bench's effect of one successful write, recomputed from the data."""
     if name == "modify_user_address":
-        assert after.get("users", kw["user_id"])["address"] == {k: kw[k] for k in ("address1", "address2", "city", "state", "country", "zip")}
+        assert after.get("users", kw["user_id"])["address"] == {
+            k: kw[k] for k in ("address1", "address2", "city", "state", "country", "zip")
+        }
         return
     old, new = before.get("orders", kw["order_id"]), after.get("orders", kw["order_id"])
     assert old is not None and new is not None
@@ -93,7 +101,11 @@ def check_write_effect(before: World, after: World, name: str, kw: dict[str, Any
         amount = old["payment_history"][0]["amount"]
         assert new["payment_history"][1:] == [
             {"transaction_type": "payment", "amount": amount, "payment_method_id": kw["payment_method_id"]},
-            {"transaction_type": "refund", "amount": amount, "payment_method_id": old["payment_history"][0]["payment_method_id"]},
+            {
+                "transaction_type": "refund",
+                "amount": amount,
+                "payment_method_id": old["payment_history"][0]["payment_method_id"],
+            },
         ]
     elif name in ("modify_pending_order_items", "exchange_delivered_order_items"):
         prices = {}
@@ -105,23 +117,40 @@ def check_write_effect(before: World, after: World, name: str, kw: dict[str, Any
         )
         if name == "exchange_delivered_order_items":
             assert new["status"] == "exchange requested"
-            assert new["exchange_items"] == sorted(kw["item_ids"]) and new["exchange_new_items"] == sorted(kw["new_item_ids"])
+            assert new["exchange_items"] == sorted(kw["item_ids"]) and new["exchange_new_items"] == sorted(
+                kw["new_item_ids"]
+            )
             assert new["exchange_price_difference"] == round(diff, 2)
             assert new["payment_history"] == old["payment_history"] and gifts_after == gifts_before
         else:
             assert new["status"] == "pending (item modified)"
             entry = new["payment_history"][-1]
-            assert entry["amount"] == pytest.approx(abs(diff)) and entry["payment_method_id"] == kw["payment_method_id"]
+            assert (
+                entry["amount"] == pytest.approx(abs(diff))
+                and entry["payment_method_id"] == kw["payment_method_id"]
+            )
             assert entry["transaction_type"] == ("payment" if diff > 0 else "refund")
-            assert Counter(i["item_id"] for i in new["items"]) == Counter(i["item_id"] for i in old["items"]) - Counter(kw["item_ids"]) + Counter(kw["new_item_ids"])
-            assert all(i["price"] == prices[i["item_id"]] for i in new["items"] if i["item_id"] in kw["new_item_ids"])
+            assert Counter(i["item_id"] for i in new["items"]) == Counter(
+                i["item_id"] for i in old["items"]
+            ) - Counter(kw["item_ids"]) + Counter(kw["new_item_ids"])
+            assert all(
+                i["price"] == prices[i["item_id"]] for i in new["items"] if i["item_id"] in kw["new_item_ids"]
+            )
     elif name == "return_delivered_order_items":
         assert new["status"] == "return requested"
-        assert new["return_items"] == sorted(kw["item_ids"]) and new["return_payment_method_id"] == kw["payment_method_id"]
+        assert (
+            new["return_items"] == sorted(kw["item_ids"])
+            and new["return_payment_method_id"] == kw["payment_method_id"]
+        )
     else:  # pragma: no cover - a write tool this test does not know
         pytest.fail(f"no τ-bench effect recorded for {name}")
     if name != "cancel_pending_order":
-        untouched = {k: v for k, v in new.items() if k not in ("status", "items", "payment_history", "address") and not k.startswith(("exchange_", "return_"))}
+        untouched = {
+            k: v
+            for k, v in new.items()
+            if k not in ("status", "items", "payment_history", "address")
+            and not k.startswith(("exchange_", "return_"))
+        }
         assert untouched == {k: old[k] for k in untouched}
 
 
@@ -135,10 +164,16 @@ def test_gold_actions_replay_with_tau_bench_results(world: World, split: str) ->
         episode = env.unwrapped.world
         for action in task["actions"]:
             before = episode.fork()
-            obs, reward, terminated, truncated, info = env.step({"name": action["name"], "arguments": action["kwargs"]})
+            obs, reward, terminated, truncated, info = env.step(
+                {"name": action["name"], "arguments": action["kwargs"]}
+            )
             assert reward == 0.0 and not truncated
             if "error" in info:
-                assert obs == f"Error: {info['error']}" and is_tau_error(info["error"]), (task["user_id"], action, obs)
+                assert obs == f"Error: {info['error']}" and is_tau_error(info["error"]), (
+                    task["user_id"],
+                    action,
+                    obs,
+                )
                 assert episode.hash() == before.hash()
                 errors[(action["name"], info["error"])] += 1
                 continue
@@ -146,7 +181,11 @@ def test_gold_actions_replay_with_tau_bench_results(world: World, split: str) ->
             if name.startswith("find_user_id"):
                 assert obs in user_ids
             elif name in ("get_order_details", "get_product_details", "get_user_details"):
-                table, key = {"get_order_details": ("orders", "order_id"), "get_product_details": ("products", "product_id"), "get_user_details": ("users", "user_id")}[name]
+                table, key = {
+                    "get_order_details": ("orders", "order_id"),
+                    "get_product_details": ("products", "product_id"),
+                    "get_user_details": ("users", "user_id"),
+                }[name]
                 assert obs == json.dumps(episode.get(table, kw[key]))
             elif name == "calculate":
                 assert float(obs) == round(float(obs), 2)
@@ -157,7 +196,11 @@ def test_gold_actions_replay_with_tau_bench_results(world: World, split: str) ->
             elif name == "list_all_product_types":
                 assert list(json.loads(obs)) == sorted(json.loads(obs))
             else:
-                assert json.loads(obs) == (episode.get("users", kw["user_id"]) if name == "modify_user_address" else episode.get("orders", kw["order_id"]))
+                assert json.loads(obs) == (
+                    episode.get("users", kw["user_id"])
+                    if name == "modify_user_address"
+                    else episode.get("orders", kw["order_id"])
+                )
                 check_write_effect(before, episode, name, kw)
             if terminated:
                 break
@@ -168,9 +211,20 @@ def test_gold_actions_replay_with_tau_bench_results(world: World, split: str) ->
         assert errors[("find_user_id_by_email", "user not found")] == 6
         assert errors[("find_user_id_by_name_zip", "user not found")] == 4
         assert errors[("get_order_details", "order not found")] == 4
-        assert errors[("return_delivered_order_items", "payment method should be either the original payment method or a gift card")] == 2
+        assert (
+            errors[
+                (
+                    "return_delivered_order_items",
+                    "payment method should be either the original payment method or a gift card",
+                )
+            ]
+            == 2
+        )
     if split == "train":
-        assert errors[("modify_pending_order_payment", "insufficient gift card balance to pay for the order")] == 9
+        assert (
+            errors[("modify_pending_order_payment", "insufficient gift card balance to pay for the order")]
+            == 9
+        )
 
 
 def test_world_round_trips_tau_bench_schema(world: World) -> None:
@@ -186,11 +240,11 @@ def test_loader_errors_name_the_file(tmp_path: Path) -> None:
         load_tau_bench(tmp_path / "nope")
     for name in ("users", "products"):
         (tmp_path / f"{name}.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="orders.json"):
+    with pytest.raises(FileNotFoundError, match=r"orders\.json"):
         load_tau_bench(tmp_path)
     (tmp_path / "orders.json").write_text('{\n  "#W1": {"a": 1},\n  oops\n}')
     with pytest.raises(DataFileError, match=r"orders.json, line 3"):
         load_tau_bench(tmp_path)
     (tmp_path / "orders.json").write_text("[1, 2]")
-    with pytest.raises(DataFileError, match="orders.json: expected a JSON object"):
+    with pytest.raises(DataFileError, match=r"orders\.json: expected a JSON object"):
         load_tau_bench(tmp_path)

@@ -1,0 +1,59 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``docs``.
+
+Each session installs what it needs into its own virtual environment. PyTorch is pinned to the CPU build so a
+session never pulls a multi-gigabyte CUDA wheel; the package itself accepts a range of torch versions.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_venv = "yes"
+nox.options.download_python = "never"
+
+TORCH_CPU = "torch==2.13.0"
+SOURCES = ["toolgym", "envs", "tasks", "baselines", "tests", "noxfile.py"]
+
+
+def install_project(session: nox.Session, extras: str = "test") -> None:
+    session.install(TORCH_CPU)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite, slow tests included (pass pytest options after ``--``)."""
+    install_project(session)
+    session.run("pytest", "-m", "not bench", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the installed package with mypy --strict."""
+    session.install(TORCH_CPU)
+    # A regular (non-editable) install lays out envs/, tasks/ and baselines/ as toolgym.* the way users get them.
+    session.install(".", "mypy")
+    session.run("mypy", "--config-file", "pyproject.toml", "-p", "toolgym")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks in tests/bench and print medians against DESIGN's budgets."""
+    install_project(session)
+    session.run("pytest", "-m", "bench", "-s", "-q", "tests/bench", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with mkdocs (strict: broken links fail)."""
+    install_project(session, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
