@@ -6,6 +6,8 @@ session never pulls a multi-gigabyte CUDA wheel; the package itself accepts a ra
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -42,7 +44,10 @@ def typecheck(session: nox.Session) -> None:
     session.install(TORCH_CPU)
     # A regular (non-editable) install lays out envs/, tasks/ and baselines/ as toolgym.* the way users get them.
     session.install(".", "mypy")
-    session.run("mypy", "--config-file", "pyproject.toml", "-p", "toolgym")
+    config = str(Path("pyproject.toml").resolve())
+    # From outside the checkout, so that mypy reads the installed package rather than the top-level toolgym/.
+    session.chdir(session.create_tmp())
+    session.run("mypy", "--config-file", config, "-p", "toolgym")
 
 
 @nox.session

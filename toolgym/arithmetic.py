@@ -23,8 +23,8 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Pow: operator.pow,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-MAX_POWER_DIGITS = 10_000
-"""Largest number of decimal digits a power may produce."""
+MAX_POWER_DIGITS = 1_000_000
+"""Largest number of decimal digits a power may produce (such a power still takes only milliseconds)."""
 
 
 def _power(base: Any, exponent: Any) -> Any:
@@ -49,6 +49,12 @@ def _evaluate(node: ast.AST) -> Any:
         return _UNARY[type(node.op)](_evaluate(node.operand))
     if isinstance(node, ast.Tuple) and not node.elts:
         return ()
+    if isinstance(node, ast.Call) and not node.keywords:
+        # Only "(1)(2)"-like text gets here: Python evaluates callee and arguments, then fails to call a number.
+        callee = _evaluate(node.func)
+        for arg in node.args:
+            _evaluate(arg)
+        raise TypeError(f"'{type(callee).__name__}' object is not callable")
     raise ValueError(f"unsupported expression element: {type(node).__name__}")
 
 

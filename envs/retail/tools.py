@@ -55,7 +55,7 @@ def _price_difference(world: World, order: Record, item_ids: list[str], new_item
     """Sum of new minus old prices for a positional swap of items to other variants of the same product."""
     if len(item_ids) != len(new_item_ids):
         raise ToolError("the number of items to be exchanged should match")
-    diff = 0.0
+    diff: float = 0  # an int start, as in τ-bench, so that an empty swap records 0, not 0.0
     for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
         item = next(i for i in order["items"] if i["item_id"] == item_id)
         product = world.get("products", item["product_id"])
