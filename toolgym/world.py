@@ -188,12 +188,11 @@ class World:
         if not overlay:
             yield from self._base.tables[table].items()
             return
-        for key, rec in self._base.tables[table].items():
-            cur = overlay.get(key, rec)
-            if cur is not None:
-                yield key, cur
+        base = self._base.tables[table]
+        for key, rec in base.items():
+            yield key, overlay.get(key, rec)
         for key, rec in overlay.items():
-            if key not in self._base.tables[table] and rec is not None:
+            if key not in base:
                 yield key, rec
 
     def edit(self, table: str, key: str) -> Record:
@@ -211,7 +210,7 @@ class World:
         """
         self._check_table(table)
         overlay = self._overlay[table]
-        if key in overlay and overlay[key] is not None:
+        if key in overlay:
             current = overlay[key]
             if self._journal is not None:
                 self._journal.append((table, key, _copy.deepcopy(current)))
@@ -297,10 +296,7 @@ class World:
             if overlay:
                 digests = dict(digests)
                 for key, rec in overlay.items():
-                    if rec is None:
-                        digests.pop(key, None)
-                    else:
-                        digests[key] = _digest(canonical_json(rec))
+                    digests[key] = _digest(canonical_json(rec))
             outer.update(json.dumps(name).encode())
             for key in sorted(digests):
                 outer.update(f"{json.dumps(key)}:{digests[key]};".encode())
