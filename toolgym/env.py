@@ -75,6 +75,7 @@ class ToolEnv(gym.Env[str, str]):
         self.turn = 0
         self.done = False
         self.answer: str | None = None
+        self.task_id: str | None = None
         self.transcript: list[dict[str, Any]] = []
 
     # ---- hooks for subclasses -------------------------------------------------------------------------------
