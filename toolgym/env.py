@@ -200,8 +200,7 @@ class ToolEnv(gym.Env[str, str]):
                 info["error"] = result.error
             if parsed.ignored:
                 obs += f"\n\nNote: only the first tool call was run; {parsed.ignored} more were ignored."
-            tool = self.toolset.get(parsed.name)
-            terminated = bool(result.ok and tool is not None and tool.terminates)
+            terminated = result.terminates
             self.transcript.append(
                 {"role": "assistant", "tool_call": {"name": parsed.name, "arguments": parsed.arguments}}
             )

@@ -19,6 +19,7 @@ A tool signals a failure by raising :class:`ToolError`; :meth:`Toolset.call` tur
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -49,12 +50,14 @@ class ToolResult:
         observation: The text the agent sees: the tool's return value, or ``"Error: …"``.
         error: The error message without the ``"Error: "`` prefix, or ``None`` on success.
         wrote: Whether a write tool completed (and so may have changed the world).
+        terminates: Whether a terminating tool completed, which ends the episode.
     """
 
     name: str
     observation: str
     error: str | None = None
     wrote: bool = False
+    terminates: bool = False
 
     @property
     def ok(self) -> bool:
@@ -224,21 +227,16 @@ class Toolset(Mapping[str, Tool]):
         problem = t.validate(arguments)
         if problem is not None:
             return _error(name, problem)
-        if not t.writes:
-            try:
-                return ToolResult(name, t.func(world, **arguments))
-            except ToolError as exc:
-                return _error(name, str(exc))
-            except Exception as exc:
-                return _error(name, _describe(exc))
+        # Read tools skip the transaction: they must not edit, so there is nothing to undo.
+        guard = world.transaction() if t.writes else contextlib.nullcontext()
         try:
-            with world.transaction():
+            with guard:
                 observation = t.func(world, **arguments)
         except ToolError as exc:
             return _error(name, str(exc))
         except Exception as exc:
             return _error(name, _describe(exc))
-        return ToolResult(name, observation, wrote=True)
+        return ToolResult(name, observation, wrote=t.writes, terminates=t.terminates)
 
 
 def _without_enums(schema: Any) -> Any:

@@ -141,13 +141,16 @@ class RetailEnv(ToolEnv):
             RuntimeError: If the world has no user with a pending order.
         """
         world = self.world
-        for user_id, user in world.table("users"):  # noqa: B007 - used after the loop
-            pending = [o for o in user["orders"] if (world.get("orders", o) or {}).get("status") == "pending"]
-            if pending:
-                break
-        else:
+        pending = (
+            (user_id, user, order_id)
+            for user_id, user in world.table("users")
+            for order_id in user["orders"]
+            if (world.get("orders", order_id) or {}).get("status") == "pending"
+        )
+        found = next(pending, None)
+        if found is None:
             raise RuntimeError("the world has no pending order to demonstrate on")
-        order_id = pending[0]
+        user_id, user, order_id = found
         order = world.get("orders", order_id)
         assert order is not None
         return [

@@ -652,7 +652,9 @@ def test_think(world: World) -> None:
 def test_transfer_to_human_agents(world: World) -> None:
     before = world.hash()
     result = call(world, "transfer_to_human_agents", summary="The user wants a refund to a new card.")
-    assert result == ToolResult("transfer_to_human_agents", "Transfer successful", None, False)
+    assert result == ToolResult(
+        "transfer_to_human_agents", "Transfer successful", None, False, terminates=True
+    )
     assert RETAIL_TOOLS["transfer_to_human_agents"].terminates is True
     assert world.hash() == before
 
