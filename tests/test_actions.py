@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import keyword
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,8 @@ from toolgym.actions import (
 
 FORMATS = ["json", "hermes", "llama3", "pythonic", "auto"]
 
-names = st.from_regex(r"[a-z_][a-z0-9_]{0,20}", fullmatch=True)
+# Tool names are Python function names, so never keywords.
+names = st.from_regex(r"[a-z_][a-z0-9_]{0,20}", fullmatch=True).filter(lambda n: not keyword.iskeyword(n))
 leaves = (
     st.none()
     | st.booleans()
@@ -32,7 +34,9 @@ json_values = st.recursive(
     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
     max_leaves=12,
 )
-identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
+    lambda n: not keyword.iskeyword(n)
+)
 calls = st.builds(ToolCall, name=names, arguments=st.dictionaries(identifiers, json_values, max_size=5))
 
 

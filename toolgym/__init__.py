@@ -6,7 +6,7 @@ Importing the package registers its environment ids with Gymnasium (``gym.make("
 from __future__ import annotations
 
 from toolgym.env import ToolEnv
-from toolgym.registry import discover_domains, register_env, registered_ids
+from toolgym.registry import discover_domains, discover_task_ids, register_env, registered_ids
 from toolgym.tools import Tool, ToolError, ToolResult, Toolset, tool
 from toolgym.world import World
 
@@ -27,3 +27,4 @@ __all__ = [
 ]
 
 discover_domains()
+discover_task_ids()

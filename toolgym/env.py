@@ -9,10 +9,24 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from toolgym.actions import ActionFormat, Malformed, Message, Parsed, ToolCall, call_from_object, get_format
+from toolgym.actions import (
+    ActionFormat,
+    CodeBlock,
+    Malformed,
+    Message,
+    Parsed,
+    ToolCall,
+    call_from_object,
+    get_format,
+)
+from toolgym.code_actions import CodeRun, run_code_action
+from toolgym.sandbox import Limits, SandboxPool, acquire_shared_pool, release_shared_pool
 from toolgym.tools import Toolset
 from toolgym.users import User, make_user
 from toolgym.world import World
+
+CODE_OUTPUT_CHARS = 8_000
+"""Printed characters of one code action that reach the agent; the rest is cut with a notice."""
 
 MAX_TEXT = 1_000_000
 """Upper bound on action and observation length declared in the Text spaces."""
@@ -35,6 +49,9 @@ class ToolEnv(gym.Env[str, str]):
         user: A registered user kind (``"direct"``, ``"scripted"``, …) or a user object.
         user_kwargs: Arguments for the user factory.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the last turn as text).
+        sandbox: The pool that runs code actions; by default the process-wide shared pool, taken at the first
+            code action and given back by :meth:`close`.
+        code_limits: Limits of one code action (CPU, memory, printed output, tool calls).
 
     Raises:
         ValueError: For an unknown action format or user kind, or a non-positive ``max_turns``.
@@ -52,6 +69,8 @@ class ToolEnv(gym.Env[str, str]):
         user: str | User = "direct",
         user_kwargs: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
+        sandbox: SandboxPool | None = None,
+        code_limits: Limits | None = None,
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
@@ -77,6 +96,9 @@ class ToolEnv(gym.Env[str, str]):
         self.answer: str | None = None
         self.task_id: str | None = None
         self.transcript: list[dict[str, Any]] = []
+        self._sandbox = sandbox
+        self._shared_sandbox = False
+        self.code_limits = code_limits or Limits(output_chars=CODE_OUTPUT_CHARS)
 
     # ---- hooks for subclasses -------------------------------------------------------------------------------
 
@@ -205,6 +227,17 @@ class ToolEnv(gym.Env[str, str]):
                 {"role": "assistant", "tool_call": {"name": parsed.name, "arguments": parsed.arguments}}
             )
             self.transcript.append({"role": "tool", "name": parsed.name, "content": obs})
+        elif isinstance(parsed, CodeBlock):
+            run = self.run_code(parsed.source)
+            obs = run.observation
+            if parsed.ignored:
+                obs += f"\n\nNote: only the first code block was run; {parsed.ignored} more were ignored."
+            info.update(action_type="code", tool_calls=run.calls)
+            if run.error is not None:
+                info["error"] = run.error
+            terminated = run.ended
+            self.transcript.append({"role": "assistant", "code": parsed.source})
+            self.transcript.append({"role": "tool", "name": "python", "content": obs})
         elif isinstance(parsed, Message):
             reply = self.user.reply(parsed.content)
             obs = reply.text
@@ -227,6 +260,33 @@ class ToolEnv(gym.Env[str, str]):
             reward = float(self.compute_reward(self.answer))
         return obs, reward, terminated, truncated, info
 
+    @property
+    def sandbox(self) -> SandboxPool:
+        """The pool that runs this env's code actions (the shared pool unless one was given)."""
+        if self._sandbox is None:
+            self._sandbox = acquire_shared_pool()
+            self._shared_sandbox = True
+        return self._sandbox
+
+    def run_code(self, source: str) -> CodeRun:
+        """Run a code action in the sandbox; its tool calls run here, against the episode's world.
+
+        Args:
+            source: The code.
+
+        Returns:
+            The run: output, tool calls, error, and whether a tool ended the episode.
+        """
+        return run_code_action(self.sandbox, self.toolset, self.world, source, self.code_limits)
+
+    def close(self) -> None:
+        """Give back the sandbox pool if this env took the shared one."""
+        if self._shared_sandbox and self._sandbox is not None:
+            release_shared_pool(self._sandbox)
+        self._sandbox = None
+        self._shared_sandbox = False
+        super().close()
+
     def render(self) -> str | None:
         """Return the conversation so far as text (``render_mode="ansi"``), else ``None``."""
         if self.render_mode != "ansi":
@@ -235,6 +295,8 @@ class ToolEnv(gym.Env[str, str]):
         for entry in self.transcript:
             if "tool_call" in entry:
                 lines.append(f"assistant → {entry['tool_call']['name']}({entry['tool_call']['arguments']})")
+            elif "code" in entry:
+                lines.append(f"assistant → python:\n{entry['code']}")
             else:
                 lines.append(f"{entry['role']}: {entry['content']}")
         return "\n".join(lines)

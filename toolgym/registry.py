@@ -70,6 +70,19 @@ def discover_domains() -> list[str]:
     return found
 
 
+def discover_task_ids() -> bool:
+    """Import ``toolgym.tasks.registration``, which registers an id for every task bank shipped in the package.
+
+    Returns:
+        Whether the task package was found.
+    """
+    module = f"{NAMESPACE}.tasks.registration"
+    if importlib.util.find_spec(module) is None:
+        return False
+    importlib.import_module(module)
+    return True
+
+
 def registered_ids() -> list[str]:
     """The toolgym ids currently registered with Gymnasium.
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy as _copy
 import hashlib
+import itertools
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeAlias
@@ -66,14 +68,19 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_BASE_IDS = itertools.count()
+
+
 class _Base:
     """The immutable, shared part of a world: the loaded tables and their cached record digests."""
 
-    __slots__ = ("_digests", "tables")
+    __slots__ = ("_digests", "tables", "token")
 
     def __init__(self, tables: dict[str, dict[str, Record]]) -> None:
         self.tables = tables
         self._digests: dict[str, dict[str, str]] = {}
+        # Names this base across processes (a sandbox worker caches bases by it); the pid keeps forks apart.
+        self.token = f"{os.getpid()}-{next(_BASE_IDS)}"
 
     def digests(self, table: str) -> dict[str, str]:
         cached = self._digests.get(table)
@@ -144,6 +151,45 @@ class World:
             A world equal to the one originally loaded or generated.
         """
         return World._shared(self._base)
+
+    @property
+    def base_token(self) -> str:
+        """An id shared by all worlds forked from the same loaded data, unique within this process."""
+        return self._base.token
+
+    def base_tables(self) -> dict[str, dict[str, Record]]:
+        """The loaded data every fork of this world shares (read-only; without this world's changes).
+
+        Returns:
+            ``{table: {key: record}}``; the caller must not mutate it.
+        """
+        return self._base.tables
+
+    def changes(self) -> dict[str, dict[str, Record]]:
+        """The records this world replaced or added relative to its base (read-only), per changed table.
+
+        Returns:
+            ``{table: {key: record}}`` for tables with changes; the caller must not mutate the records.
+        """
+        return {name: dict(overlay) for name, overlay in self._overlay.items() if overlay}
+
+    def with_changes(self, changes: Mapping[str, Mapping[str, Record]]) -> World:
+        """Return a world that shares this world's base and holds ``changes`` on top of it.
+
+        Args:
+            changes: Records to replace or add, per table (ownership passes to the new world).
+
+        Returns:
+            The new world.
+
+        Raises:
+            KeyError: For a table the base does not have.
+        """
+        world = World._shared(self._base)
+        for name, records in changes.items():
+            world._check_table(name)
+            world._overlay[name] = dict(records)
+        return world
 
     @property
     def table_names(self) -> tuple[str, ...]:

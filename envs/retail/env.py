@@ -8,11 +8,13 @@ from importlib import resources
 from typing import Any
 
 from toolgym.actions import Message, ToolCall
+from toolgym.domains import WorldSpecError
 from toolgym.env import ToolEnv
 from toolgym.users import User
 from toolgym.world import World
 
 from .generator import generate_world
+from .loader import DataFileError, load_tau_bench
 from .tools import RETAIL_TOOLS
 
 FREE_PLAY_OPENING = (
@@ -48,6 +50,55 @@ def generated_world(seed: int, sizes: tuple[tuple[str, int], ...] = ()) -> World
         The shared, unmodified world.
     """
     return World(generate_world(seed, **dict(sizes)), copy=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _tau_bench_world(data_dir: str) -> World:
+    return load_tau_bench(data_dir)
+
+
+def build_world(spec: Mapping[str, Any]) -> World:
+    """Build the retail world a task's ``world`` field describes (shared: fork it before changing it).
+
+    Two kinds exist: ``{"generator": "retail", "seed": 3}`` (optionally with ``"size": {"n_users": 50, …}``)
+    and ``{"dataset": "tau-bench", "data_dir": "…/tau_bench/envs/retail/data"}``.
+
+    Args:
+        spec: The description.
+
+    Returns:
+        The world.
+
+    Raises:
+        WorldSpecError: If the description is not one of the two kinds, or its data cannot be loaded.
+    """
+    if not isinstance(spec, Mapping):
+        raise WorldSpecError(f"a world spec must be an object, got {type(spec).__name__}")
+    if spec.get("generator") == "retail":
+        seed = spec.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise WorldSpecError(f"world seed must be a non-negative integer, got {seed!r}")
+        size = spec.get("size", {})
+        if not isinstance(size, Mapping) or set(size) - set(WORLD_SIZE_KEYS):
+            raise WorldSpecError(
+                f"world size must be an object with keys among {list(WORLD_SIZE_KEYS)}, got {size!r}"
+            )
+        for key, value in size.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WorldSpecError(f"world size {key!r} must be a positive integer, got {value!r}")
+        return generated_world(seed, tuple(sorted(size.items())))
+    if spec.get("dataset") == "tau-bench":
+        data_dir = spec.get("data_dir")
+        if not isinstance(data_dir, str):
+            raise WorldSpecError("a tau-bench world needs a data_dir naming τ-bench's retail data folder")
+        try:
+            return _tau_bench_world(data_dir)
+        except (OSError, DataFileError) as exc:
+            raise WorldSpecError(f"cannot load the τ-bench world: {exc}") from exc
+    raise WorldSpecError(
+        f'unknown retail world {dict(spec)!r}; use {{"generator": "retail", "seed": N}} or '
+        '{"dataset": "tau-bench", "data_dir": "…"}'
+    )
 
 
 class RetailEnv(ToolEnv):

@@ -1,7 +1,12 @@
-"""Gymnasium ids of the retail domain."""
+"""Gymnasium ids and the task-facing description of the retail domain."""
 
 from __future__ import annotations
 
+from toolgym.domains import Domain, register_domain
 from toolgym.registry import register_env
 
+from .env import build_world, retail_policy
+from .tools import RETAIL_TOOLS
+
+register_domain(Domain("retail", RETAIL_TOOLS, retail_policy, build_world))
 register_env("Retail-v0", "toolgym.envs.retail.env:RetailEnv")

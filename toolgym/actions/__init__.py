@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from toolgym.actions.base import (
     ActionFormat,
+    CodeBlock,
     Malformed,
     Message,
     Parsed,
@@ -13,6 +14,7 @@ from toolgym.actions.base import (
     get_format,
     register_format,
 )
+from toolgym.actions.code import parse_code, render_code
 from toolgym.actions.parsers import (
     call_from_object,
     parse_auto,
@@ -27,6 +29,7 @@ from toolgym.actions.parsers import (
 
 __all__ = [
     "ActionFormat",
+    "CodeBlock",
     "Malformed",
     "Message",
     "Parsed",
@@ -36,10 +39,12 @@ __all__ = [
     "call_from_object",
     "get_format",
     "parse_auto",
+    "parse_code",
     "parse_hermes",
     "parse_json",
     "parse_pythonic",
     "register_format",
+    "render_code",
     "render_hermes",
     "render_json",
     "render_llama3",

@@ -34,6 +34,19 @@ class Message:
 
 
 @dataclass(frozen=True)
+class CodeBlock:
+    """A block of Python that calls tools as functions (the ``code`` action format), run in the sandbox.
+
+    Attributes:
+        source: The code.
+        ignored: How many further code blocks in the same turn were ignored.
+    """
+
+    source: str
+    ignored: int = 0
+
+
+@dataclass(frozen=True)
 class Malformed:
     """Text that tries to call a tool but cannot be understood.
 
@@ -44,7 +57,7 @@ class Malformed:
     reason: str
 
 
-Parsed: TypeAlias = ToolCall | Message | Malformed
+Parsed: TypeAlias = ToolCall | CodeBlock | Message | Malformed
 Parser: TypeAlias = Callable[[str], Parsed]
 Renderer: TypeAlias = Callable[[ToolCall], str]
 
@@ -62,7 +75,8 @@ class ActionFormat:
 
     Attributes:
         name: Registry key, e.g. ``"hermes"``.
-        parse: Turns one model turn into a :class:`ToolCall`, :class:`Message` or :class:`Malformed`; never raises.
+        parse: Turns one model turn into a :class:`ToolCall`, :class:`CodeBlock`, :class:`Message` or
+            :class:`Malformed`; never raises.
         render: Writes a tool call the way this format expects (for demonstrations and tests).
         instructions: What the system prompt tells the model about calling tools in this format.
     """

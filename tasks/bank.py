@@ -1,0 +1,287 @@
+"""Task banks: a folder holding ``tasks.jsonl`` (one CaT instance per line) and ``manifest.json``.
+
+The manifest names the bank, its Gymnasium id, domain and version, and records the task count and the SHA-256 of
+``tasks.jsonl``; loading checks both, so a bank edited by hand without a new manifest is refused rather than
+silently used. Tasks without a fixed split are assigned one from their id, so the split never depends on file
+order. Banks shipped in the package live in ``toolgym/tasks/banks/<name>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .format import SPLITS, CodeAsTask, TaskFormatError
+
+TASKS_FILE = "tasks.jsonl"
+MANIFEST_FILE = "manifest.json"
+TEST_SHARE = 0.2
+"""Share of tasks without a fixed split that go to the test split."""
+
+_MANIFEST_KEYS = ("name", "env_id", "domain", "version", "count", "sha256", "source")
+
+
+class BankError(ValueError):
+    """A bank that is missing, malformed or does not match its manifest; the message names the file."""
+
+
+def split_of(task_id: str, test_share: float = TEST_SHARE) -> str:
+    """The split a task goes to when it has none: decided by its id alone, so it is stable.
+
+    Args:
+        task_id: The task's id.
+        test_share: Share of tasks that go to ``test``.
+
+    Returns:
+        ``"train"`` or ``"test"``.
+    """
+    bucket = int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) / 16**8
+    return "test" if bucket < test_share else "train"
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A loaded task bank.
+
+    Attributes:
+        name: The bank's name, e.g. ``"retail-v0"``.
+        manifest: The manifest's fields.
+        tasks: Every task, in file order, each with its split set.
+        path: The folder it was loaded from, if any.
+    """
+
+    name: str
+    manifest: dict[str, Any]
+    tasks: tuple[CodeAsTask, ...]
+    path: Path | None = None
+
+    def split(self, name: str | None) -> list[CodeAsTask]:
+        """The tasks of one split (``None`` or ``"all"``: every task).
+
+        Args:
+            name: ``"train"``, ``"test"``, ``"all"`` or ``None``.
+
+        Returns:
+            The tasks, in file order.
+
+        Raises:
+            ValueError: For another split name.
+        """
+        if name in (None, "all"):
+            return list(self.tasks)
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; use one of {[*SPLITS, 'all']}")
+        return [t for t in self.tasks if t.split == name]
+
+    def get(self, task_id: str) -> CodeAsTask:
+        """Look a task up by id.
+
+        Args:
+            task_id: The id.
+
+        Returns:
+            The task.
+
+        Raises:
+            KeyError: If the bank has no such task.
+        """
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(f"bank {self.name!r} has no task {task_id!r}")
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+
+def read_tasks(path: str | Path) -> list[CodeAsTask]:
+    """Read a JSONL file of tasks (blank lines are skipped).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The tasks, splits as written.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        TaskFormatError: For a malformed line, naming the file and line.
+    """
+    file = Path(path)
+    tasks = []
+    with file.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                tasks.append(CodeAsTask.from_json(line, where=f"{file}, line {number}"))
+    return tasks
+
+
+def shipped_banks() -> dict[str, Path]:
+    """The banks shipped in the package, by name.
+
+    Returns:
+        ``{name: folder}`` for every folder of ``toolgym/tasks/banks`` holding a manifest.
+    """
+    root = resources.files(__package__).joinpath("banks")
+    found: dict[str, Path] = {}
+    if not root.is_dir():
+        return found
+    for entry in root.iterdir():
+        if entry.is_dir() and entry.joinpath(MANIFEST_FILE).is_file():
+            found[entry.name] = Path(str(entry))
+    return dict(sorted(found.items()))
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """Read and check a bank's manifest.
+
+    Args:
+        folder: The bank folder.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        BankError: If it is missing, not JSON, or lacks a field.
+    """
+    path = Path(folder) / MANIFEST_FILE
+    if not path.is_file():
+        raise BankError(f"{path}: no manifest; a bank folder holds {TASKS_FILE} and {MANIFEST_FILE}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BankError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(manifest, dict):
+        raise BankError(f"{path}: the manifest must be a JSON object")
+    missing = [k for k in _MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise BankError(f"{path}: missing manifest fields {missing}")
+    return manifest
+
+
+def load_bank(name_or_path: str | Path, *, verify: bool = True) -> Bank:
+    """Load a bank by the name of a shipped bank or by folder.
+
+    Args:
+        name_or_path: E.g. ``"retail-v0"``, or a folder holding ``tasks.jsonl`` and ``manifest.json``.
+        verify: Check the task count and the SHA-256 against the manifest.
+
+    Returns:
+        The bank; every task has its split.
+
+    Raises:
+        BankError: If the bank is unknown, or does not match its manifest, or repeats a task.
+        TaskFormatError: For a malformed task line.
+    """
+    shipped = shipped_banks()
+    folder = shipped.get(str(name_or_path)) or Path(name_or_path)
+    if not folder.is_dir():
+        raise BankError(f"no bank {str(name_or_path)!r}: not a shipped bank ({sorted(shipped)}) nor a folder")
+    manifest = read_manifest(folder)
+    tasks_path = folder / TASKS_FILE
+    if not tasks_path.is_file():
+        raise BankError(f"{tasks_path}: missing")
+    data = tasks_path.read_bytes()
+    if verify and hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+        raise BankError(
+            f"{tasks_path}: SHA-256 does not match {folder / MANIFEST_FILE}; the tasks changed without a new "
+            "manifest (a changed bank needs a new version)"
+        )
+    tasks = read_tasks(tasks_path)
+    if verify and len(tasks) != manifest["count"]:
+        raise BankError(f"{tasks_path}: {len(tasks)} tasks, but the manifest says {manifest['count']}")
+    seen: dict[str, int] = {}
+    for number, task in enumerate(tasks, start=1):
+        if task.id in seen:
+            raise BankError(
+                f"{tasks_path}: task {task.id} appears twice (tasks {seen[task.id]} and {number})"
+            )
+        seen[task.id] = number
+    with_splits = tuple(t if t.split else t.with_split(split_of(t.id)) for t in tasks)
+    return Bank(str(manifest["name"]), manifest, with_splits, folder)
+
+
+def write_bank(
+    tasks: Iterable[CodeAsTask],
+    folder: str | Path,
+    *,
+    name: str,
+    env_id: str,
+    version: int,
+    source: str,
+    extra: dict[str, Any] | None = None,
+) -> Bank:
+    """Write a bank folder atomically: the tasks file, then the manifest that vouches for it.
+
+    Args:
+        tasks: The tasks (ids are their content hashes; duplicates are refused).
+        folder: Where to write; created if missing.
+        name: The bank's name, e.g. ``"retail-v1"``.
+        env_id: The Gymnasium id without namespace, e.g. ``"Retail-CaT-v1"``.
+        version: The version number.
+        source: How the tasks were made.
+        extra: More manifest fields (e.g. composition counts).
+
+    Returns:
+        The bank, as loaded back.
+
+    Raises:
+        BankError: If the tasks mix domains or repeat an id.
+    """
+    batch: Sequence[CodeAsTask] = list(tasks)
+    domains = sorted({t.domain for t in batch})
+    if len(domains) != 1:
+        raise BankError(f"a bank holds tasks of exactly one domain, got {domains or 'none'}")
+    ids = [t.id for t in batch]
+    if len(set(ids)) != len(ids):
+        raise BankError("a bank cannot hold the same task twice")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    data = "".join(t.to_json() + "\n" for t in batch).encode()
+    manifest = {
+        "name": name,
+        "env_id": env_id,
+        "domain": domains[0],
+        "version": version,
+        "count": len(batch),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "source": source,
+        "splits": {s: sum((t.split or split_of(t.id)) == s for t in batch) for s in SPLITS},
+        **(extra or {}),
+    }
+    _atomic_write(out / TASKS_FILE, data)
+    _atomic_write(out / MANIFEST_FILE, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
+    return load_bank(out)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = [
+    "MANIFEST_FILE",
+    "TASKS_FILE",
+    "Bank",
+    "BankError",
+    "TaskFormatError",
+    "load_bank",
+    "read_manifest",
+    "read_tasks",
+    "shipped_banks",
+    "split_of",
+    "write_bank",
+]
