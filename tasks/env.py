@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from toolgym.actions import CodeBlock, Message
+from toolgym.code_actions import run_code_action
 from toolgym.domains import Domain, get_domain
 from toolgym.env import ToolEnv
 from toolgym.sandbox import Limits, SandboxPool
@@ -121,8 +123,34 @@ class CaTEnv(ToolEnv):
         Returns:
             The instruction and the task id.
         """
-        assert self._task is not None
-        return self._task.instruction, self._task.id
+        return self.task.instruction, self.task.id
+
+    @property
+    def task(self) -> CodeAsTask:
+        """The current episode's task (after ``reset``)."""
+        if self._task is None:
+            raise RuntimeError("call reset() before asking for the task")
+        return self._task
+
+    def walkthrough(self) -> list[CodeBlock | Message]:
+        """The task's example solution as an episode: one code action, then its printed answer as the message.
+
+        The solution is first run on a copy of the starting world to learn what it prints; the episode's own world
+        is untouched until the returned actions are stepped.
+
+        Returns:
+            The actions to pass to ``step``.
+        """
+        task = self.task
+        rehearsal = run_code_action(
+            self.sandbox,
+            self.toolset,
+            self.domain.build_world(task.world).fork(),
+            task.solution,
+            self.code_limits,
+        )
+        answer = rehearsal.result.output.strip() or "Done."
+        return [CodeBlock(task.solution), Message(answer)]
 
     def compute_reward(self, answer: str | None) -> float:
         """Run the task's verifier on the final world and the agent's last message.
@@ -135,9 +163,9 @@ class CaTEnv(ToolEnv):
         Returns:
             1.0 if the verifier accepts, else 0.0.
         """
-        assert self._task is not None
+        task = self.task
         verdict = self.sandbox.evaluate(
-            self._task.verifier, self.world, answer, filename="<verifier>", limits=self.verifier_limits
+            task.verifier, self.world, answer, filename="<verifier>", limits=self.verifier_limits
         )
         self.verdict_error = None if verdict.ok else verdict.error or verdict.status
         return 1.0 if verdict.ok and verdict.value is True else 0.0

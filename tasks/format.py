@@ -158,10 +158,9 @@ class CodeAsTask:
         try:
             _check(obj)
         except fastjsonschema.JsonSchemaValueException as exc:
-            field_name = exc.path[1] if len(exc.path) > 1 else exc.name
-            raise TaskFormatError(
-                f"{_where(where)}{field_name}: {exc.message.removeprefix('data').strip()}"
-            ) from None
+            field_name = ".".join(str(p) for p in exc.path[1:]) or "task"
+            message = exc.message.removeprefix(str(exc.name)).strip()
+            raise TaskFormatError(f"{_where(where)}{field_name}: {message}") from None
         task = cls(
             domain=obj["domain"],
             world=obj["world"],

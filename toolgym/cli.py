@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -11,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 
 import toolgym
-from toolgym.actions import Message, ToolCall
+from toolgym.actions import CodeBlock, Message, ToolCall
 from toolgym.env import ToolEnv
 
 
@@ -41,7 +43,10 @@ def play(args: argparse.Namespace) -> int:
     Returns:
         The exit status.
     """
-    env = gym.make(args.env, action_format=args.action_format, **_env_kwargs(args.kw))
+    kwargs = _env_kwargs(args.kw)
+    if args.action_format is not None:
+        kwargs["action_format"] = args.action_format
+    env = gym.make(args.env, **kwargs)
     tool_env = env.unwrapped
     walkthrough = getattr(tool_env, "walkthrough", None)
     if not isinstance(tool_env, ToolEnv) or walkthrough is None:
@@ -54,9 +59,16 @@ def play(args: argparse.Namespace) -> int:
     print(f"user: {obs}")
     fmt = tool_env.format
     for action in walkthrough():
-        text = fmt.render(action) if isinstance(action, ToolCall) else action.content
+        if isinstance(action, ToolCall):
+            text = fmt.render(action)
+        elif isinstance(action, CodeBlock):
+            text = f"```python\n{action.source}\n```"
+        else:
+            text = action.content
         obs, reward, terminated, truncated, _step_info = env.step(text)
         who = "agent" if isinstance(action, Message) else "agent →"
+        if isinstance(action, CodeBlock):
+            text = text.replace("\n", "\n    ")
         print(f"{who} {text}")
         print(f"  ← {_clip(obs) or '(no reply)'}")
         if terminated or truncated:
@@ -92,10 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("play", help="run an environment's demonstration episode and print it")
     p.add_argument("--env", default="toolgym/Retail-v0", help="environment id (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="reset seed (default: %(default)s)")
-    p.add_argument("--action-format", default="json", help="action format (default: %(default)s)")
+    p.add_argument("--action-format", default=None, help="action format (default: the env's own)")
     p.add_argument("--kw", action="append", default=[], metavar="KEY=VALUE", help="env argument (JSON value)")
     p.set_defaults(func=play)
     sub.add_parser("envs", help="list the registered environment ids").set_defaults(func=list_envs)
+    for room in ("tasks", "baselines"):  # the outer rooms add their own command groups, if they have any
+        module = f"toolgym.{room}.cli"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).add_commands(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from toolgym.actions import Message, ToolCall
 from toolgym.domains import WorldSpecError
 from toolgym.env import ToolEnv
+from toolgym.sandbox import Limits, SandboxPool
 from toolgym.users import User
 from toolgym.world import World
 
@@ -114,6 +115,8 @@ class RetailEnv(ToolEnv):
         user: A registered user kind or a user object.
         user_kwargs: Arguments for the user factory.
         render_mode: ``None`` or ``"ansi"``.
+        sandbox: The pool running code actions (the shared pool by default).
+        code_limits: Limits of one code action.
 
     Raises:
         ValueError: For a bad world, size, format, user or turn limit.
@@ -129,6 +132,8 @@ class RetailEnv(ToolEnv):
         user: str | User = "direct",
         user_kwargs: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
+        sandbox: SandboxPool | None = None,
+        code_limits: Limits | None = None,
     ) -> None:
         super().__init__(
             RETAIL_TOOLS,
@@ -138,6 +143,8 @@ class RetailEnv(ToolEnv):
             user=user,
             user_kwargs=user_kwargs,
             render_mode=render_mode,
+            sandbox=sandbox,
+            code_limits=code_limits,
         )
         if world is not None and world_size is not None:
             raise ValueError("give either a world or world_size for generated worlds, not both")

@@ -7,6 +7,7 @@ Python block is a message to the user.
 from __future__ import annotations
 
 import re
+import textwrap
 
 from toolgym.actions.base import (
     ActionFormat,
@@ -18,8 +19,10 @@ from toolgym.actions.base import (
     register_format,
 )
 
-# A fence opening with python/py/python3 or no language; the closing fence may be missing when generation stopped.
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
+# Every fence with its language, so that a ```json block's closing fence is never taken for an opening one; the
+# closing fence may be missing when generation stopped.
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
+_PYTHON = frozenset({"", "py", "python", "python3"})
 _EXECUTE = re.compile(r"<execute>(.*?)(?:</execute>|\Z)", re.DOTALL)
 
 
@@ -33,12 +36,12 @@ def parse_code(text: str) -> Parsed:
         The first block as :class:`CodeBlock` (later blocks are counted and ignored), :class:`Malformed` for an
         empty block, or the whole text as a :class:`Message` when it holds no block.
     """
-    blocks = [m.group(1) for m in _FENCE.finditer(text)]
+    blocks = [m.group(2) for m in _FENCE.finditer(text) if m.group(1).lower() in _PYTHON]
     if not blocks:
         blocks = [m.group(1) for m in _EXECUTE.finditer(text)]
     if not blocks:
         return Message(text)
-    source = blocks[0].strip("\n")
+    source = textwrap.dedent(blocks[0]).strip("\n")
     if not source.strip():
         return Malformed(
             "the code block is empty; write Python that calls the tools, or a message without a block"

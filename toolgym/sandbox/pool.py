@@ -3,8 +3,8 @@
 Workers are separate interpreters (not forks of the host, which may be a multi-threaded trainer holding a model),
 started once and reused, so a call costs a round trip over a pipe rather than a process start. A worker that
 overstays its wall-clock deadline, dies, or hits a CPU or memory limit is killed and replaced; the caller gets a
-result saying why. Workers die with the host (``PR_SET_PDEATHSIG``), are closed at interpreter exit, and a forked
-child of the host never reuses its parent's workers.
+result saying why. Workers exit when the host closes their pipe — at :meth:`SandboxPool.close`, at interpreter exit, or
+when the host dies — and a forked child of the host never reuses its parent's workers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from toolgym.sandbox.protocol import ChannelClosed, ChannelTimeout, encode, read_frame, write_frame
+from toolgym.sandbox.worker import EXIT_IGNORED_CPU_LIMIT
 from toolgym.world import World
 
 Status = Literal["ok", "compile_error", "error", "timeout", "memory", "bad_result", "crashed"]
@@ -105,12 +107,61 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (a worker could not start), as opposed to the code it ran."""
 
 
+class _Spawner:
+    """Starts worker processes from one long-lived daemon thread.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that started a worker exits, not the process: a worker started
+    from a short-lived caller thread (a thread pool, a vector env) would be killed as soon as that thread ended.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = (
+            queue.SimpleQueue()
+        )
+        threading.Thread(target=self._loop, name="toolgym-sandbox-spawner", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            func, box, done = self.jobs.get()
+            try:
+                box.append((True, func()))
+            except BaseException as exc:
+                box.append((False, exc))
+            done.set()
+
+    def call(self, func: Callable[[], Any]) -> Any:
+        box: list[Any] = []
+        done = threading.Event()
+        self.jobs.put((func, box, done))
+        done.wait()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+_SPAWNER: _Spawner | None = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` from the main thread or the spawner thread, which live as long as the process."""
+    global _SPAWNER
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(args, **kwargs)
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = _Spawner()
+        spawner = _SPAWNER
+    return spawner.call(lambda: subprocess.Popen(args, **kwargs))  # type: ignore[no-any-return]
+
+
 class _Worker:
     def __init__(self) -> None:
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"
-        self.proc = subprocess.Popen(
+        self.proc = _spawn(
             [sys.executable, "-c", _BOOT, str(os.getpid()), json.dumps(sys.path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -325,6 +376,14 @@ class SandboxPool:
         except (ChannelClosed, ValueError) as exc:
             self._release(worker, retire=True)
             code = worker.proc.returncode
+            if code == EXIT_IGNORED_CPU_LIMIT:
+                return SandboxResult(
+                    "timeout",
+                    error=f"CPU time limit of {limits.cpu_s} s exceeded, and the code kept running after being "
+                    "stopped; the worker was ended",
+                    seconds=time.monotonic() - started,
+                    tool_calls=tool_calls,
+                )
             how = f" (exit status {code})" if code is not None else ""
             return SandboxResult(
                 "crashed",
@@ -492,8 +551,10 @@ def _close_all() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _SPAWNER, _SPAWNER_LOCK
     for pool in list(_POOLS):
         pool._forget()
+    _SPAWNER, _SPAWNER_LOCK = None, threading.Lock()  # the spawner thread does not exist in the child
     _SHARED.pool, _SHARED.users, _SHARED.lock = None, 0, threading.Lock()
 
 

@@ -9,20 +9,24 @@ process (:mod:`toolgym.sandbox.worker`) bounds *how much* CPU, memory and output
 
 from __future__ import annotations
 
+import ast
 import builtins
 import operator
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from RestrictedPython import PrintCollector, compile_restricted_exec, limited_builtins, safe_builtins
+from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    safe_builtins,
     safer_getattr_raise,
 )
+from RestrictedPython.Limits import limited_builtins
+from RestrictedPython.PrintCollector import PrintCollector
 
 
 class ToolError(Exception):
@@ -80,7 +84,7 @@ BUILTINS: dict[str, Any] = {
 """The builtins sandboxed code sees. No ``__import__``, ``open``, ``type``, ``object``, ``eval`` or classes."""
 
 
-class CappedPrintCollector(PrintCollector):  # type: ignore[misc]
+class CappedPrintCollector(PrintCollector):
     """Collects everything the code prints, keeping at most ``limit`` characters and counting the rest.
 
     Args:
@@ -88,7 +92,7 @@ class CappedPrintCollector(PrintCollector):  # type: ignore[misc]
     """
 
     def __init__(self, limit: int) -> None:
-        super().__init__(safer_getattr_raise)
+        super().__init__(safer_getattr_raise)  # type: ignore[no-untyped-call]
         self.limit = limit
         self.kept = 0
         self.dropped = 0
@@ -160,6 +164,18 @@ def compile_source(source: str, filename: str = "<sandbox>") -> types.CodeType:
         raise CompileError([f"{type(exc).__name__}: {exc}"]) from None
     if result.errors:
         raise CompileError(list(result.errors))
+    # RestrictedPython compiles imports and lets them fail at run time; refusing them here means no earlier line
+    # (a tool call, say) has run before the code is turned down.
+    imports = [
+        node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    if imports:
+        raise CompileError(
+            [
+                f"Line {n}: imports are not allowed; the tools are already defined as functions"
+                for n in imports
+            ]
+        )
     assert result.code is not None
     return result.code
 

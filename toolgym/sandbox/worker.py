@@ -6,12 +6,14 @@ write to the channel). Each job runs under per-job rlimits — CPU seconds (``SI
 (allocations fail with ``MemoryError``), no new files or processes — and the host kills the worker outright if it
 overstays its wall-clock deadline. Tool calls made by code actions are sent to the host, which runs them against
 the episode's world and answers, so the world never lives in the worker and a write either happened or not.
+
+A worker exits when its stdin reaches end of file, which happens when the host closes the pool or dies. Between
+jobs it waits on that pipe; during a job, the CPU limit bounds how long it can outlive a dead host.
 """
 
 from __future__ import annotations
 
 import collections
-import ctypes
 import json
 import math
 import os
@@ -36,6 +38,9 @@ from toolgym.sandbox.restricted import (
 from toolgym.world import World, canonical_json
 
 RECURSION_LIMIT = 300
+MAX_ERROR_CHARS = 2_000
+EXIT_IGNORED_CPU_LIMIT = 152
+"""Exit status of a worker whose job swallowed the CPU-limit exception and ran on to the next SIGXCPU."""
 BASE_CACHE = 4
 CODE_CACHE = 256
 
@@ -64,6 +69,8 @@ class _Limits:
         self.saved.append((which, old))
 
     def __enter__(self) -> _Limits:
+        # SIGPROF after exactly cpu_s CPU seconds; RLIMIT_CPU (whole seconds, so up to 1 s later) is the backstop.
+        signal.setitimer(signal.ITIMER_PROF, max(self.cpu_s, 0.001))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         self._lower(resource.RLIMIT_CPU, math.ceil(usage.ru_utime + usage.ru_stime + self.cpu_s))
         try:
@@ -77,6 +84,7 @@ class _Limits:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         for which, old in reversed(self.saved):
             resource.setrlimit(which, old)
         self.saved.clear()
@@ -127,9 +135,12 @@ class Worker:
 
     def on_sigxcpu(self, signum: int, frame: object) -> None:
         """Stop the running job when it passes its CPU limit."""
-        if self.in_job:
-            self.cpu_exceeded = True
-            raise CPULimitExceeded("CPU time limit exceeded")
+        if not self.in_job:
+            return
+        if self.cpu_exceeded:  # the job caught the first stop and kept going: end the process
+            os._exit(EXIT_IGNORED_CPU_LIMIT)
+        self.cpu_exceeded = True
+        raise CPULimitExceeded("CPU time limit exceeded")
 
     def compiled(self, source: str, filename: str) -> Any:
         """Compile under RestrictedPython, remembering recent sources."""
@@ -196,6 +207,11 @@ class Worker:
                 self.in_job = True
                 try:
                     reply["value"] = self.execute(job, code, prepared)
+                except (CPULimitExceeded, MemoryError, _BadResult):
+                    raise
+                except BaseException as exc:
+                    # Described while the limits hold: the str() of what the job raised may be huge or slow.
+                    reply.update(status="error", error=_describe(exc))
                 finally:
                     self.in_job = False
         except CPULimitExceeded:
@@ -206,10 +222,12 @@ class Worker:
             )
         except _BadResult as exc:
             reply.update(status="bad_result", error=str(exc))
-        except BaseException as exc:
+        except BaseException as exc:  # describing the job's exception failed
             reply.update(status="error", error=_describe(exc))
-        if self.cpu_exceeded and reply["status"] == "error":  # the job caught the signal's exception itself
-            reply.update(status="timeout", error=f"CPU time limit of {limits.get('cpu_s', 2.0)} s exceeded")
+        if self.cpu_exceeded and reply["status"] != "timeout":  # the job caught the signal's exception itself
+            reply.update(
+                status="timeout", value=None, error=f"CPU time limit of {limits.get('cpu_s', 2.0)} s exceeded"
+            )
         reply["output"] = printed()
         reply["dropped"] = printed.dropped
         reply["cpu_s"] = round(time.process_time() - started, 6)
@@ -299,7 +317,10 @@ class _BadResult(Exception):
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as exc:  # e.g. a list nested too deep
+        return f"<{type(value).__name__} that cannot be shown: {type(exc).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -311,7 +332,12 @@ def _describe(exc: BaseException) -> str:
             line = tb.tb_lineno
         tb = tb.tb_next
     where = f" (line {line})" if line is not None else ""
-    message = str(exc)
+    try:
+        message = str(exc)
+    except Exception as failure:  # e.g. an int too long to print, a list nested too deep to repr, MemoryError
+        message = f"<the message cannot be shown: {type(failure).__name__}>"
+    if len(message) > MAX_ERROR_CHARS:
+        message = f"{message[:MAX_ERROR_CHARS]}... [{len(message) - MAX_ERROR_CHARS} more characters]"
     return f"{type(exc).__name__}{where}: {message}" if message else f"{type(exc).__name__}{where}"
 
 
@@ -345,25 +371,14 @@ def _verifier_helpers(state: Mapping[str, Any], world: World, base: _CachedBase)
     return {"changed_records": changed_records, "state_hash": state_hash, "to_json": to_json}
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this worker when the host dies, so no orphan outlives it."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the host died before prctl took effect
-        os._exit(0)
-
-
 def main(parent_pid: int) -> None:
     """Entry point of a worker process.
 
     Args:
         parent_pid: The host's pid; the worker exits when the host is gone.
     """
-    _die_with_parent(parent_pid)
+    if os.getppid() != parent_pid:  # the host is already gone
+        os._exit(0)
     out_fd = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -371,6 +386,7 @@ def main(parent_pid: int) -> None:
     sys.setrecursionlimit(RECURSION_LIMIT)
     worker = Worker(0, out_fd)
     signal.signal(signal.SIGXCPU, worker.on_sigxcpu)
+    signal.signal(signal.SIGPROF, worker.on_sigxcpu)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the host's terminal is the host's to handle
     worker.send({"op": "ready", "pid": os.getpid()})
     worker.serve()
