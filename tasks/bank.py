@@ -8,15 +8,19 @@ order. Banks shipped in the package live in ``toolgym/tasks/banks/<name>/``.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from toolgym.domains import get_domain
 
 from .format import SPLITS, CodeAsTask, TaskFormatError
 
@@ -261,6 +265,41 @@ def write_bank(
     return load_bank(out)
 
 
+def tools_called(source: str) -> set[str]:
+    """Names of the functions a script calls directly (``f(...)``), read from its syntax tree.
+
+    Args:
+        source: A code action.
+
+    Returns:
+        The called names; empty when the source does not parse.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    return {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def composition(tasks: Iterable[CodeAsTask]) -> dict[str, Any]:
+    """What a bank's example solutions do: tasks per write tool, and tasks that only read.
+
+    Args:
+        tasks: Tasks of one domain.
+
+    Returns:
+        ``{"write_tools": {tool: tasks}, "read_only": tasks}``.
+    """
+    per_tool: Counter[str] = Counter()
+    read_only = 0
+    for task in tasks:
+        toolset = get_domain(task.domain).toolset
+        writes = {name for name in tools_called(task.solution) if name in toolset and toolset[name].writes}
+        per_tool.update(writes)
+        read_only += not writes
+    return {"write_tools": dict(sorted(per_tool.items())), "read_only": read_only}
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -278,10 +317,12 @@ __all__ = [
     "Bank",
     "BankError",
     "TaskFormatError",
+    "composition",
     "load_bank",
     "read_manifest",
     "read_tasks",
     "shipped_banks",
     "split_of",
+    "tools_called",
     "write_bank",
 ]

@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .bank import TASKS_FILE, BankError, load_bank, read_tasks, write_bank
+from .bank import TASKS_FILE, BankError, composition, load_bank, read_tasks, write_bank
 from .format import CodeAsTask, TaskFormatError
 from .validate import TaskRunner, validate_many
 
@@ -79,7 +79,11 @@ def bank_build(args: argparse.Namespace) -> int:
         env_id=args.env_id,
         version=args.version,
         source=args.source,
-        extra={"authors": dict(sources), "validation": {s: report.survived(s) for s in report.yields()}},
+        extra={
+            "authors": dict(sources),
+            "composition": composition(kept),
+            "validation": {s: report.survived(s) for s in report.yields()},
+        },
     )
     print(f"wrote {len(bank)} tasks to {args.out} ({bank.manifest['splits']})")
     return 0

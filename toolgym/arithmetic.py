@@ -53,7 +53,14 @@ def _evaluate(node: ast.AST) -> Any:
         # Only "(1)(2)"-like text gets here: Python evaluates callee and arguments, then fails to call a number.
         callee = _evaluate(node.func)
         for arg in node.args:
-            _evaluate(arg)
+            if isinstance(arg, ast.Starred):  # "0(*0)": Python unpacks the argument before calling
+                value = _evaluate(arg.value)
+                if not isinstance(value, tuple):
+                    raise TypeError(
+                        f"{callee!r} argument after * must be an iterable, not {type(value).__name__}"
+                    )
+            else:
+                _evaluate(arg)
         raise TypeError(f"'{type(callee).__name__}' object is not callable")
     raise ValueError(f"unsupported expression element: {type(node).__name__}")
 

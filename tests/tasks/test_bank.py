@@ -131,3 +131,21 @@ def test_the_shipped_retail_bank_loads_and_covers_both_splits() -> None:
     assert bank.manifest["env_id"] == "Retail-CaT-v0"
     assert len(bank) >= 30 and bank.split("train") and bank.split("test")
     assert {t.domain for t in bank.tasks} == {"retail"}
+
+
+def test_composition_counts_write_tools_from_the_solutions(tasks: list[CodeAsTask]) -> None:
+    from toolgym.tasks.bank import composition, tools_called
+
+    assert tools_called("x = f(1)\ny.g()\nprint(h(k(2)))") == {"f", "print", "h", "k"}
+    assert tools_called("def (") == set()
+    reader = CodeAsTask(**{**tasks[0].content(), "solution": "print(get_order_details(order_id='#W1'))"})
+    assert composition([*tasks[:2], reader]) == {"write_tools": {"cancel_pending_order": 2}, "read_only": 1}
+
+
+def test_the_shipped_bank_covers_every_write_tool_in_its_manifest() -> None:
+    from toolgym.domains import get_domain
+
+    manifest = load_bank("retail-v0").manifest
+    writers = {name for name, t in get_domain("retail").toolset.items() if t.writes}
+    assert set(manifest["composition"]["write_tools"]) == writers
+    assert manifest["composition"]["read_only"] >= 5
