@@ -20,6 +20,8 @@ import fastjsonschema
 from toolgym.world import canonical_json
 
 MIN_FAILURE_CASES = 3
+LOCATION_KEYS = ("data_dir",)
+"""Keys of a world spec that say where data lies rather than what it is; left out of the id."""
 SPLITS = ("train", "test")
 
 TASK_SCHEMA: dict[str, Any] = {
@@ -99,12 +101,15 @@ class CodeAsTask:
     def content(self) -> dict[str, Any]:
         """The fields the id is a hash of: everything but the split, the provenance and the id itself.
 
+        Where a dataset lies on disk (``world["data_dir"]``) is not part of a task, so the same task has the same
+        id on every machine.
+
         Returns:
             The content as JSON data.
         """
         return {
             "domain": self.domain,
-            "world": dict(self.world),
+            "world": {k: v for k, v in self.world.items() if k not in LOCATION_KEYS},
             "instruction": self.instruction,
             "verifier": self.verifier,
             "solution": self.solution,
@@ -129,6 +134,7 @@ class CodeAsTask:
         return {
             "id": self.id,
             **self.content(),
+            "world": dict(self.world),
             "split": self.split,
             "provenance": json.loads(json.dumps(dict(self.provenance))),
         }

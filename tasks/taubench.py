@@ -18,8 +18,8 @@ agent must refuse or transfer), so doing nothing passes them, and a task without
 cases equal in effect to its solution.
 
 τ-bench's ``dev`` split is served as CaT split ``"train"`` (it is not part of τ-bench's test set); the
-provenance keeps τ-bench's own split name. Task ids hash the world spec, which names the resolved data folder, so
-they are stable on one machine but differ between folders.
+provenance keeps τ-bench's own split name. Task ids leave out where the data lies, so they are the same on every
+machine.
 """
 
 from __future__ import annotations

@@ -109,3 +109,11 @@ def test_from_dict_only_raises_format_errors_on_any_object(obj: dict[str, Any]) 
     except TaskFormatError:
         return
     assert CodeAsTask.from_json(task.to_json()) == task
+
+
+def test_where_a_dataset_lies_is_not_part_of_the_id() -> None:
+    here = CodeAsTask.from_dict(example(world={"dataset": "tau-bench", "data_dir": "/a/data"}))
+    there = CodeAsTask.from_dict(example(world={"dataset": "tau-bench", "data_dir": "/b/data"}))
+    assert here.id == there.id
+    assert here.to_dict()["world"]["data_dir"] == "/a/data"
+    assert CodeAsTask.from_json(here.to_json()) == here

@@ -298,3 +298,13 @@ def test_missing_or_malformed_tasks_file(tmp_path: Path) -> None:
     (tmp_path / "tasks_test.json").write_text("[1, ")
     with pytest.raises(ValueError, match=r"tasks_test\.json: not a valid JSON"):
         tau_bench_tasks(tmp_path)
+
+
+@pytest.mark.skipif(not (RETAIL / "orders.json").is_file(), reason="τ-bench data not found")
+def test_ids_do_not_depend_on_where_the_data_lies(tmp_path: Path) -> None:
+    for name in ("users", "products", "orders", "tasks_dev"):
+        (tmp_path / f"{name}.json").symlink_to(RETAIL / f"{name}.json")
+    elsewhere = tau_bench_tasks(tmp_path, split="dev")
+    here = tau_bench_tasks(RETAIL, split="dev")
+    assert [t.id for t in elsewhere] == [t.id for t in here]
+    assert elsewhere[0].world["data_dir"] != here[0].world["data_dir"]

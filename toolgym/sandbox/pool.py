@@ -13,7 +13,6 @@ import atexit
 import contextlib
 import json
 import os
-import queue
 import subprocess
 import sys
 import threading
@@ -107,61 +106,12 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (a worker could not start), as opposed to the code it ran."""
 
 
-class _Spawner:
-    """Starts worker processes from one long-lived daemon thread.
-
-    ``PR_SET_PDEATHSIG`` fires when the *thread* that started a worker exits, not the process: a worker started
-    from a short-lived caller thread (a thread pool, a vector env) would be killed as soon as that thread ended.
-    """
-
-    def __init__(self) -> None:
-        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = (
-            queue.SimpleQueue()
-        )
-        threading.Thread(target=self._loop, name="toolgym-sandbox-spawner", daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            func, box, done = self.jobs.get()
-            try:
-                box.append((True, func()))
-            except BaseException as exc:
-                box.append((False, exc))
-            done.set()
-
-    def call(self, func: Callable[[], Any]) -> Any:
-        box: list[Any] = []
-        done = threading.Event()
-        self.jobs.put((func, box, done))
-        done.wait()
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
-
-
-_SPAWNER: _Spawner | None = None
-_SPAWNER_LOCK = threading.Lock()
-
-
-def _spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    """``subprocess.Popen`` from the main thread or the spawner thread, which live as long as the process."""
-    global _SPAWNER
-    if threading.current_thread() is threading.main_thread():
-        return subprocess.Popen(args, **kwargs)
-    with _SPAWNER_LOCK:
-        if _SPAWNER is None:
-            _SPAWNER = _Spawner()
-        spawner = _SPAWNER
-    return spawner.call(lambda: subprocess.Popen(args, **kwargs))  # type: ignore[no-any-return]
-
-
 class _Worker:
     def __init__(self) -> None:
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"
-        self.proc = _spawn(
+        self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(os.getpid()), json.dumps(sys.path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -551,10 +501,8 @@ def _close_all() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _SPAWNER, _SPAWNER_LOCK
     for pool in list(_POOLS):
         pool._forget()
-    _SPAWNER, _SPAWNER_LOCK = None, threading.Lock()  # the spawner thread does not exist in the child
     _SHARED.pool, _SHARED.users, _SHARED.lock = None, 0, threading.Lock()
 
 

@@ -69,10 +69,11 @@ class _Limits:
         self.saved.append((which, old))
 
     def __enter__(self) -> _Limits:
-        # SIGPROF after exactly cpu_s CPU seconds; RLIMIT_CPU (whole seconds, so up to 1 s later) is the backstop.
+        # SIGPROF stops the job after exactly cpu_s CPU seconds. RLIMIT_CPU (whole seconds) is the backstop that ends
+        # a job which swallowed that stop; it fires at least 1 s later, so a job that stops cannot meet it.
         signal.setitimer(signal.ITIMER_PROF, max(self.cpu_s, 0.001))
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        self._lower(resource.RLIMIT_CPU, math.ceil(usage.ru_utime + usage.ru_stime + self.cpu_s))
+        self._lower(resource.RLIMIT_CPU, math.ceil(usage.ru_utime + usage.ru_stime + self.cpu_s) + 1)
         try:
             pages = int(open("/proc/self/statm").read().split()[0])
             # The budget is on top of what the interpreter already maps, not an absolute cap.
