@@ -62,7 +62,7 @@ def play(args: argparse.Namespace) -> int:
         if isinstance(action, ToolCall):
             text = fmt.render(action)
         elif isinstance(action, CodeBlock):
-            text = f"```python\n{action.source}\n```"
+            text = f"```python\n{action.source.rstrip()}\n```"
         else:
             text = action.content
         obs, reward, terminated, truncated, _step_info = env.step(text)
