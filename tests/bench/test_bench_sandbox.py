@@ -50,6 +50,23 @@ def test_verifier_latency_warm_pool(pool: SandboxPool) -> None:
     )
 
 
+def test_hashing_verifier_latency_after_a_write(pool: SandboxPool) -> None:
+    """τ-bench's kind of check: the whole final database's canonical hash, after the episode changed an order."""
+    world = generated_world(0).fork()
+    order_id = next(k for k, o in world.table("orders") if o["status"] == "pending")
+    world.edit("orders", order_id)["status"] = "cancelled"
+    expected = world.hash()
+    verifier = f"def evaluate(state, answer):\n    return state_hash(state) == {expected!r}\n"
+    assert pool.evaluate(verifier, world, "").value is True
+    pool.evaluate(verifier, world, "")
+    seconds = median_per_call(lambda: pool.evaluate(verifier, world, ""), 100)
+    print(
+        f"\n{'hash-comparing verifier after a write (warm pool)':<48} median {seconds * 1e3:6.2f} ms   budget "
+        f"{VERIFIER_BUDGET_S * 1e3:.1f} ms ({seconds / VERIFIER_BUDGET_S:4.2f}× budget)   τ-bench reward "
+        f"{TAU_BENCH_REWARD_S * 1e3:.0f} ms ({TAU_BENCH_REWARD_S / seconds:5.0f}× faster)"
+    )
+
+
 def test_code_action_latency(pool: SandboxPool) -> None:
     seconds = median_per_call(lambda: pool.run_code("print(sum(range(100)))"), 200)
     print(f"\n{'empty code action round trip (warm pool)':<48} median {seconds * 1e3:6.2f} ms")

@@ -2,7 +2,7 @@
 
 A worker is a separate interpreter started by :class:`~toolgym.sandbox.pool.SandboxPool`; it reads jobs from its
 stdin and answers on a private copy of its stdout (the real fd 1 goes to ``/dev/null``, so nothing the job does can
-write to the channel). Each job runs under per-job rlimits — CPU seconds (``SIGXCPU`` stops the job), address space
+write to the channel). Each job runs under per-job limits — CPU seconds (``SIGPROF`` stops the job), address space
 (allocations fail with ``MemoryError``), no new files or processes — and the host kills the worker outright if it
 overstays its wall-clock deadline. Tool calls made by code actions are sent to the host, which runs them against
 the episode's world and answers, so the world never lives in the worker and a write either happened or not.
@@ -46,7 +46,7 @@ CODE_CACHE = 256
 
 
 class CPULimitExceeded(BaseException):
-    """Raised by the SIGXCPU handler inside a job (a BaseException, so ``except Exception`` does not catch it)."""
+    """Raised by the SIGPROF/SIGXCPU handler inside a job (a BaseException, so ``except Exception`` does not catch it)."""
 
 
 class _Limits:
