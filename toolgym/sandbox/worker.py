@@ -46,7 +46,7 @@ CODE_CACHE = 256
 
 
 class CPULimitExceeded(BaseException):
-    """Raised by the SIGPROF/SIGXCPU handler inside a job (a BaseException, so ``except Exception`` does not catch it)."""
+    """Raised by the CPU-limit handler inside a job (a BaseException, so ``except Exception`` does not catch it)."""
 
 
 class _Limits:
