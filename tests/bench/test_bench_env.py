@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-import statistics
-import time
-from collections.abc import Callable
 
 import gymnasium as gym
 import pytest
+from bench_timing import per_call
 from toolgym.envs.retail import generated_world
 
 pytestmark = pytest.mark.bench
-
-REPEATS = 7
-
-
-def per_call(fn: Callable[[], object], number: int) -> float:
-    """Median over REPEATS runs of the mean seconds per call."""
-    runs = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs)
 
 
 def report(what: str, seconds: float, budget: float, anchor: float, anchor_name: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from bench_timing import per_call
 from toolgym.envs.retail import generated_world
 from toolgym.tasks import TaskRunner, load_bank, validate_many
 
@@ -15,19 +15,8 @@ from toolgym.sandbox import SandboxPool
 
 pytestmark = pytest.mark.bench
 
-REPEATS = 7
 VERIFIER_BUDGET_S = 3e-3
 TAU_BENCH_REWARD_S = 240e-3  # τ-bench reloads the JSON, replays the gold actions and hashes, per episode
-
-
-def median_per_call(fn: Callable[[], object], number: int) -> float:
-    runs = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +31,7 @@ def test_verifier_latency_warm_pool(pool: SandboxPool) -> None:
     world = generated_world(task.world["seed"]).fork()  # τ-bench size: 500 users, 1,000 orders
     pool.evaluate(task.verifier, world, "")  # ships the world's base to a worker once
     pool.evaluate(task.verifier, world, "")
-    seconds = median_per_call(lambda: pool.evaluate(task.verifier, world, "an answer"), 200)
+    seconds = per_call(lambda: pool.evaluate(task.verifier, world, "an answer"), 200)
     print(
         f"\n{'verifier run through the sandbox (warm pool)':<48} median {seconds * 1e3:6.2f} ms   budget "
         f"{VERIFIER_BUDGET_S * 1e3:.1f} ms ({seconds / VERIFIER_BUDGET_S:4.2f}× budget)   τ-bench reward "
@@ -59,7 +48,7 @@ def test_hashing_verifier_latency_after_a_write(pool: SandboxPool) -> None:
     verifier = f"def evaluate(state, answer):\n    return state_hash(state) == {expected!r}\n"
     assert pool.evaluate(verifier, world, "").value is True
     pool.evaluate(verifier, world, "")
-    seconds = median_per_call(lambda: pool.evaluate(verifier, world, ""), 100)
+    seconds = per_call(lambda: pool.evaluate(verifier, world, ""), 100)
     print(
         f"\n{'hash-comparing verifier after a write (warm pool)':<48} median {seconds * 1e3:6.2f} ms   budget "
         f"{VERIFIER_BUDGET_S * 1e3:.1f} ms ({seconds / VERIFIER_BUDGET_S:4.2f}× budget)   τ-bench reward "
@@ -68,7 +57,7 @@ def test_hashing_verifier_latency_after_a_write(pool: SandboxPool) -> None:
 
 
 def test_code_action_latency(pool: SandboxPool) -> None:
-    seconds = median_per_call(lambda: pool.run_code("print(sum(range(100)))"), 200)
+    seconds = per_call(lambda: pool.run_code("print(sum(range(100)))"), 200)
     print(f"\n{'empty code action round trip (warm pool)':<48} median {seconds * 1e3:6.2f} ms")
 
 
