@@ -9,6 +9,7 @@ order. Banks shipped in the package live in ``toolgym/tasks/banks/<name>/``.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -188,6 +189,16 @@ def load_bank(name_or_path: str | Path, *, verify: bool = True) -> Bank:
     folder = shipped.get(str(name_or_path)) or Path(name_or_path)
     if not folder.is_dir():
         raise BankError(f"no bank {str(name_or_path)!r}: not a shipped bank ({sorted(shipped)}) nor a folder")
+    stamps = tuple(
+        (p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None
+        for p in (folder / TASKS_FILE, folder / MANIFEST_FILE)
+    )
+    # Environments load their bank on construction, once per episode in a rollout: unchanged files are read once.
+    return _load_bank(folder.resolve(), verify, stamps)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_bank(folder: Path, verify: bool, stamps: tuple[object, ...]) -> Bank:
     manifest = read_manifest(folder)
     tasks_path = folder / TASKS_FILE
     if not tasks_path.is_file():

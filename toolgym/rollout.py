@@ -24,6 +24,7 @@ from toolgym.env import ToolEnv
 from toolgym.metrics import EvalResults
 from toolgym.policies import Policy, Sampling, load_policy
 from toolgym.prompting import observation_message, opening_messages
+from toolgym.sandbox import acquire_shared_pool, release_shared_pool
 from toolgym.trajectories import Step, Trajectory, write_trajectories
 
 EnvFactory = Callable[[], gym.Env[str, str]]
@@ -210,6 +211,9 @@ def rollout(
     started = time.perf_counter()
     live: list[_Episode] = []
     turn = 0
+    # Episodes take the shared sandbox pool at their first code action or verifier and give it back when they close;
+    # holding a reference for the whole rollout keeps its workers warm between episodes instead of restarting them.
+    pool = acquire_shared_pool()
     try:
         while plan or live:
             while plan and len(live) < batch_size:
@@ -248,6 +252,7 @@ def rollout(
             if episode.env is not None:
                 episode.env.close()
         bar.close()
+        release_shared_pool(pool)
     results.wall_s = time.perf_counter() - started
     results.trajectories = [finished[key] for key in order]
     return results
