@@ -39,7 +39,8 @@ class RolloutResults:
         path: The JSONL file they were written to, if any.
         wall_s: Wall-clock seconds of the whole rollout.
         generate_s: Seconds spent in the policy.
-        env_s: Seconds spent in env ``reset``/``step``/``close`` (tools, sandbox, verifiers).
+        env_s: Seconds spent in env ``reset`` and ``step`` (tools, sandbox, verifiers).
+        startup_s: One-time seconds before the first episode: making the first env, starting a sandbox worker.
     """
 
     trajectories: list[Trajectory] = field(default_factory=list)
@@ -47,6 +48,7 @@ class RolloutResults:
     wall_s: float = 0.0
     generate_s: float = 0.0
     env_s: float = 0.0
+    startup_s: float = 0.0
 
     def summary(self) -> EvalResults:
         """Metrics over the episodes.
@@ -80,8 +82,9 @@ class RolloutResults:
 
     @property
     def env_share(self) -> float:
-        """Share of the wall time spent in envs and the sandbox rather than generating."""
-        return self.env_s / self.wall_s if self.wall_s else 0.0
+        """Share of the wall time spent in envs and the sandbox once running (one-time startup excluded)."""
+        running = self.wall_s - self.startup_s
+        return self.env_s / running if running > 0 else 0.0
 
 
 @dataclass
@@ -100,13 +103,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _task_ids(make: EnvFactory) -> list[str] | None:
-    probe = make()
-    try:
-        ids = getattr(probe.unwrapped, "task_ids", None)
-        return list(ids) if ids is not None else None
-    finally:
-        probe.close()
+def _task_ids(env: gym.Env[str, str]) -> list[str] | None:
+    ids = getattr(env.unwrapped, "task_ids", None)
+    return list(ids) if ids is not None else None
 
 
 def _versions(env: gym.Env[str, str]) -> dict[str, Any]:
@@ -193,32 +192,38 @@ def rollout(
         make: EnvFactory = lambda: gym.make(env_id, **kwargs)  # noqa: E731 - a closure over the id and kwargs
     else:
         env_id, make = getattr(env, "__name__", "custom"), env
-    available = _task_ids(make)
-    chosen = list(tasks) if tasks is not None else available
-    if tasks is not None and available is not None:
-        unknown = sorted(set(tasks) - set(available))
-        if unknown:
-            raise ValueError(f"unknown task ids for {env_id}: {unknown[:5]}")
-    if chosen is not None and max_tasks is not None:
-        chosen = chosen[:max_tasks]
-    plan = deque(_Episode(t, s, sd) for t, s, sd in plan_episodes(chosen, samples=samples, seed=seed))
-    results = RolloutResults(path=Path(out) if out is not None else None)
-    if results.path is not None:
-        write_trajectories(results.path, [])  # start a fresh file; episodes are appended as they finish
-    finished: dict[tuple[str | None, int], Trajectory] = {}
-    order = [(e.task_id, e.sample) for e in plan]
-    bar = _progress(len(plan), progress)
     started = time.perf_counter()
-    live: list[_Episode] = []
-    turn = 0
     # Episodes take the shared sandbox pool at their first code action or verifier and give it back when they close;
     # holding a reference for the whole rollout keeps its workers warm between episodes instead of restarting them.
     pool = acquire_shared_pool()
+    spare: list[gym.Env[str, str]] = []
+    live: list[_Episode] = []
+    bar = _progress(0, False)
     try:
+        spare.append(make())  # envs are reset for episode after episode rather than made anew
+        pool.check("pass")  # start a worker now, not inside the first episode
+        results = RolloutResults(
+            path=Path(out) if out is not None else None, startup_s=time.perf_counter() - started
+        )
+        available = _task_ids(spare[0])
+        chosen = list(tasks) if tasks is not None else available
+        if tasks is not None and available is not None:
+            unknown = sorted(set(tasks) - set(available))
+            if unknown:
+                raise ValueError(f"unknown task ids for {env_id}: {unknown[:5]}")
+        if chosen is not None and max_tasks is not None:
+            chosen = chosen[:max_tasks]
+        plan = deque(_Episode(t, s, sd) for t, s, sd in plan_episodes(chosen, samples=samples, seed=seed))
+        if results.path is not None:
+            write_trajectories(results.path, [])  # start a fresh file; episodes are appended as they finish
+        finished: dict[tuple[str | None, int], Trajectory] = {}
+        order = [(e.task_id, e.sample) for e in plan]
+        bar = _progress(len(plan), progress)
+        turn = 0
         while plan or live:
             while plan and len(live) < batch_size:
                 episode = plan.popleft()
-                results.env_s += _start(episode, make, env_id, agent, settings)
+                results.env_s += _start(episode, spare.pop() if spare else make(), env_id, agent, settings)
                 live.append(episode)
             began = time.perf_counter()
             texts = agent.generate(
@@ -237,6 +242,9 @@ def rollout(
                 if not done:
                     still.append(episode)
                     continue
+                assert episode.env is not None
+                spare.append(episode.env)
+                episode.env = None
                 trajectory = episode.trajectory
                 assert trajectory is not None
                 trajectory.timings["total_s"] = time.perf_counter() - episode.started
@@ -248,9 +256,8 @@ def rollout(
                 bar.update(1)
             live = still
     finally:
-        for episode in live:
-            if episode.env is not None:
-                episode.env.close()
+        for env_left in spare + [e.env for e in live if e.env is not None]:
+            env_left.close()
         bar.close()
         release_shared_pool(pool)
     results.wall_s = time.perf_counter() - started
@@ -258,9 +265,10 @@ def rollout(
     return results
 
 
-def _start(episode: _Episode, make: EnvFactory, env_id: str, agent: Policy, settings: Sampling) -> float:
+def _start(
+    episode: _Episode, env: gym.Env[str, str], env_id: str, agent: Policy, settings: Sampling
+) -> float:
     began = time.perf_counter()
-    env = make()
     options = {"task_id": episode.task_id} if episode.task_id is not None else None
     obs, info = env.reset(seed=episode.seed, options=options)
     inner = env.unwrapped
@@ -293,9 +301,6 @@ def _step(episode: _Episode, text: str) -> tuple[bool, float]:
     began = time.perf_counter()
     obs, reward, terminated, truncated, info = env.step(text)
     done = terminated or truncated
-    if done:
-        env.close()
-        episode.env = None
     spent = time.perf_counter() - began
     trajectory.timings["env_s"] += spent
     trajectory.messages.append({"role": "assistant", "content": text})
