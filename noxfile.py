@@ -81,6 +81,18 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def guidance(session: nox.Session) -> None:
+    """Measure the embedded model on the Retail-CaT test split: unguided, guided, guided + 2 demonstrations."""
+    install_project(session)
+    for guided, demos in (("off", "0"), ("on", "0"), ("on", "2")):
+        session.run(
+            "toolgym", "eval", "--env", "toolgym/Retail-CaT-v0", "--split", "test", "--samples", "1",
+            "--action-format", "hermes", "--guided", guided, "--demos", demos, "--max-turns", "4",
+            "--max-new-tokens", "192", "--out", f"runs/guidance-{guided}-demos-{demos}", "--quiet", *session.posargs,
+        )
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site with mkdocs (strict: broken links fail)."""
     install_project(session, "docs")

@@ -14,6 +14,7 @@ from toolgym.users import User
 from toolgym.world import World
 
 from .bank import Bank, load_bank
+from .demos import DEFAULT_BUDGET_CHARS, select_demonstrations
 from .format import CodeAsTask
 
 
@@ -57,11 +58,13 @@ class CaTEnv(ToolEnv):
         verifier_limits: Limits | None = None,
     ) -> None:
         self.bank_manifest: dict[str, Any] | None = None
+        self.bank: Bank | None = None
         if isinstance(bank, str):
             bank = load_bank(bank)
         if isinstance(bank, Bank):
             tasks = bank.split(split)
             self.bank_manifest = dict(bank.manifest)
+            self.bank = bank
         else:
             tasks = [t for t in bank if split in (None, "all") or t.split == split]
         if not tasks:
@@ -153,6 +156,33 @@ class CaTEnv(ToolEnv):
         )
         answer = rehearsal.result.output.strip() or "Done."
         return [CodeBlock(task.solution), Message(answer)]
+
+    def demonstrations(
+        self, k: int, *, budget_chars: int = DEFAULT_BUDGET_CHARS, room_chars: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Worked episodes of other tasks in this env's action format, to show a policy before its task.
+
+        They come from the bank's train split (this env's own tasks when it has no bank), never from the current
+        task, shortest first within the size budget.
+
+        Args:
+            k: How many at most.
+            budget_chars: Most characters in all.
+            room_chars: What the model's context leaves free (the budget shrinks to fit it).
+
+        Returns:
+            Chat messages, one demonstration after another.
+        """
+        candidates = self.tasks if self.bank is None else tuple(self.bank.split("train"))
+        current = self._task.id if self._task is not None else None
+        return select_demonstrations(
+            candidates,
+            k,
+            self.format.name,
+            self.sandbox,
+            exclude=current,
+            budget_chars=budget_chars if room_chars is None else min(budget_chars, room_chars),
+        )
 
     def compute_reward(self, answer: str | None) -> float:
         """Run the task's verifier on the final world and the agent's last message.

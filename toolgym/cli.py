@@ -112,6 +112,7 @@ def evaluate(args: argparse.Namespace) -> int:
         return 2
     if args.action_format is not None:
         kwargs["action_format"] = args.action_format
+    guided = args.guided == "on" or (args.guided == "auto" and _guide_by_default(policy, args, kwargs))
     out = (
         Path(args.out)
         if args.out
@@ -135,6 +136,8 @@ def evaluate(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             out=out / "trajectories.jsonl",
             progress=not args.quiet,
+            guided=guided,
+            demos=args.demos,
         )
     except (PolicyError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -158,6 +161,24 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"\n{results.wall_s:.1f} s ({results.generate_s:.1f} s generating, {results.env_s:.2f} s in envs)")
     print(f"trajectories: {out / 'trajectories.jsonl'}\nsummary: {out / 'summary.json'}\nview: {html}")
     return 0
+
+
+SMALL_MODEL_PARAMETERS = 3_000_000_000
+
+
+def _guide_by_default(policy: Any, args: argparse.Namespace, env_kwargs: dict[str, Any]) -> bool:
+    """Guidance is on by default for small local models in a format that has a grammar."""
+    from toolgym.policies.guidance import GUIDED_FORMATS
+
+    model = getattr(policy, "model", None)
+    if model is None or not hasattr(model, "num_parameters"):
+        return False
+    action_format = env_kwargs.get("action_format")
+    if action_format is None:
+        probe = gym.make(args.env, **{k: v for k, v in env_kwargs.items() if k != "user_kwargs"})
+        action_format = probe.unwrapped.format.name if isinstance(probe.unwrapped, ToolEnv) else None
+        probe.close()
+    return action_format in GUIDED_FORMATS and int(model.num_parameters()) < SMALL_MODEL_PARAMETERS
 
 
 def view(args: argparse.Namespace) -> int:
@@ -241,6 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--user-policy", default=None, help="policy spec of the llm user (default: the agent's policy)"
     )
     e.add_argument("--data-dir", default=None, help="τ-bench data folder, for toolgym/TauRetail-v0")
+    e.add_argument(
+        "--guided",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="constrain turns to valid calls or messages (auto: on for local models under 3B params in a "
+        "format with a grammar: hermes, json, llama3)",
+    )
+    e.add_argument(
+        "--demos", type=int, default=0, help="worked episodes of train tasks shown first (default: 0)"
+    )
     e.add_argument("--max-turns", type=int, default=None, help="agent turns per episode")
     e.add_argument(
         "--temperature", type=float, default=0.7, help="sampling temperature (default: %(default)s)"

@@ -9,6 +9,7 @@ replaced by waiting ones. On a CPU the ``transformers`` backend batches the call
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections import deque
@@ -23,6 +24,7 @@ import toolgym
 from toolgym.env import ToolEnv
 from toolgym.metrics import EvalResults
 from toolgym.policies import Policy, Sampling, load_policy
+from toolgym.policies.guidance import action_grammar
 from toolgym.prompting import observation_message, opening_messages
 from toolgym.sandbox import acquire_shared_pool, release_shared_pool
 from toolgym.trajectories import Step, Trajectory, write_trajectories
@@ -97,6 +99,27 @@ class _Episode:
     tools: list[dict[str, Any]] | None = None
     native_tools: bool = False
     started: float = 0.0
+    grammar: str | None = None
+
+
+@functools.lru_cache(maxsize=32)
+def _grammar(action_format: str, tools: tuple[str, ...]) -> str:
+    """The action grammar of a format and tool set, built once for every episode that shares them."""
+    return action_grammar(action_format, [json.loads(t) for t in tools])
+
+
+TURNS_RESERVED = 4
+"""Turns of room a prompt keeps free in the context when demonstrations are added."""
+
+
+def _demo_budget(agent: Policy, messages: list[dict[str, Any]], settings: Sampling) -> dict[str, int]:
+    """Size the demonstrations to the model's context: what the opening and a few turns leave free."""
+    context = getattr(agent, "context_length", None)
+    count = getattr(agent, "count_tokens", None)
+    if not context or count is None:
+        return {}
+    room = int(context) - int(count(messages)) - TURNS_RESERVED * settings.max_new_tokens
+    return {"room_chars": max(0, 3 * room)}  # about three characters a token in these texts
 
 
 def _jsonable(value: Any) -> Any:
@@ -156,6 +179,8 @@ def rollout(
     out: str | Path | None = None,
     progress: bool = False,
     on_episode: Callable[[Trajectory], None] | None = None,
+    guided: bool = False,
+    demos: int = 0,
 ) -> RolloutResults:
     """Play episodes with a policy, many at once.
 
@@ -173,6 +198,10 @@ def rollout(
         out: A JSONL file to write each finished episode to.
         progress: Show a progress bar.
         on_episode: Called with each finished trajectory.
+        guided: Constrain every turn to the env's action grammar (a valid tool call or a message; see
+            :mod:`toolgym.policies.guidance`). The env's format must be one with a grammar (hermes, json, llama3).
+        demos: Worked episodes of other tasks shown before each task (task envs only; see
+            :meth:`toolgym.tasks.CaTEnv.demonstrations`).
 
     Returns:
         The trajectories and timings.
@@ -223,13 +252,16 @@ def rollout(
         while plan or live:
             while plan and len(live) < batch_size:
                 episode = plan.popleft()
-                results.env_s += _start(episode, spare.pop() if spare else make(), env_id, agent, settings)
+                env_now = spare.pop() if spare else make()
+                results.env_s += _start(episode, env_now, env_id, agent, settings, guided=guided, demos=demos)
                 live.append(episode)
             began = time.perf_counter()
+            extra: dict[str, Any] = {"grammars": [e.grammar for e in live]} if guided else {}
             texts = agent.generate(
                 [e.trajectory.messages for e in live],  # type: ignore[union-attr]
                 tools=[e.tools if e.native_tools else None for e in live],
                 sampling=dataclasses.replace(settings, seed=seed * 100_003 + turn),
+                **extra,
             )
             spent = time.perf_counter() - began
             results.generate_s += spent
@@ -266,7 +298,14 @@ def rollout(
 
 
 def _start(
-    episode: _Episode, env: gym.Env[str, str], env_id: str, agent: Policy, settings: Sampling
+    episode: _Episode,
+    env: gym.Env[str, str],
+    env_id: str,
+    agent: Policy,
+    settings: Sampling,
+    *,
+    guided: bool = False,
+    demos: int = 0,
 ) -> float:
     began = time.perf_counter()
     options = {"task_id": episode.task_id} if episode.task_id is not None else None
@@ -277,15 +316,24 @@ def _start(
     episode.tools = list(info.get("tools", []))
     episode.native_tools = action_format == agent.action_format
     episode.started = time.perf_counter()
+    if guided:
+        episode.grammar = _grammar(action_format, tuple(json.dumps(t, sort_keys=True) for t in episode.tools))
+    messages = opening_messages(
+        str(info.get("system_prompt", "")), obs, episode.tools, native_tools=episode.native_tools
+    )
+    if demos > 0:
+        shown = getattr(inner, "demonstrations", None)
+        if shown is None:
+            raise ValueError(f"{env_id} has no demonstrations to show (demos=… needs a task env)")
+        messages[1:1] = shown(demos, **_demo_budget(agent, messages, settings))
     episode.trajectory = Trajectory(
         env_id=env_id,
         task_id=info.get("task_id"),
         sample=episode.sample,
         seed=episode.seed,
-        messages=opening_messages(
-            str(info.get("system_prompt", "")), obs, episode.tools, native_tools=episode.native_tools
-        ),
+        messages=messages,
         action_format=action_format,
+        guided=guided,
         policy={**agent.describe(), "sampling": settings.to_dict()},
         timings={"generate_s": 0.0, "env_s": 0.0},
         versions=_versions(env) if isinstance(inner, ToolEnv) else {"toolgym": toolgym.__version__},

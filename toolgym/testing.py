@@ -2,7 +2,8 @@
 
 The tokenizer is a byte-level BPE trained on a few sentences (so any text encodes), speaks ChatML and carries TRL's
 Qwen2.5 chat template — the same template the embedded SmolLM2 gets — so tool schemas, ``<tool_call>`` blocks and
-``tool`` messages render exactly as with the real model. The model is a 2-layer ``LlamaForCausalLM`` with random
+``tool`` messages render exactly as with the real model (whose tokenizer, too, spells ``<tool_call>`` out of plain
+pieces rather than as one special token). The model is a 2-layer ``LlamaForCausalLM`` with random
 weights: it produces arbitrary text, quickly.
 """
 
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-TOOL_MARKERS = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<tools>", "</tools>")
 _CORPUS = (
     "You are a helpful assistant. system user assistant tool",
     '{"name": "get_order_details", "arguments": {"order_id": "#W0000000"}} {"type": "function"}',
@@ -47,7 +47,6 @@ def tiny_tokenizer(vocab_size: int = 512) -> Any:
     tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left"
     )
-    tokenizer.add_tokens(list(TOOL_MARKERS))
     template = Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja"
     tokenizer.chat_template = template.read_text(encoding="utf-8")
     return tokenizer

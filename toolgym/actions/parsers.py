@@ -212,7 +212,7 @@ def render_json(call: ToolCall) -> str:
     Returns:
         The text.
     """
-    return json.dumps({"name": call.name, "arguments": call.arguments})
+    return json.dumps({"name": call.name, "arguments": call.arguments}, ensure_ascii=False)
 
 
 def render_hermes(call: ToolCall) -> str:
@@ -236,7 +236,7 @@ def render_llama3(call: ToolCall) -> str:
     Returns:
         The text.
     """
-    return json.dumps({"name": call.name, "parameters": call.arguments})
+    return json.dumps({"name": call.name, "parameters": call.arguments}, ensure_ascii=False)
 
 
 def render_pythonic(call: ToolCall) -> str:

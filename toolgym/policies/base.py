@@ -69,6 +69,7 @@ class Policy(Protocol):
         conversations: Sequence[Conversation],
         tools: Sequence[ToolSchemas | None] | None = None,
         sampling: Sampling | None = None,
+        grammars: Sequence[str | None] | None = None,
     ) -> list[str]:
         """Complete each conversation with the assistant's next message.
 
@@ -76,6 +77,8 @@ class Policy(Protocol):
             conversations: The transcripts, each ending where the assistant speaks next.
             tools: For each conversation, the tools it may call (``None``: no tools, or not shown).
             sampling: Sampling settings; the backend's defaults when ``None``.
+            grammars: For each conversation, a Lark grammar its answer must follow (guided decoding; see
+                :mod:`toolgym.policies.guidance`), or ``None`` for free text.
 
         Returns:
             One text per conversation, in order.

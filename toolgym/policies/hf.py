@@ -177,6 +177,7 @@ class TransformersPolicy:
         self.batch_size = batch_size
         self.prefix_caching = prefix_caching
         self._prefix_caches: dict[tuple[int, ...], Any] = {}
+        self._ll_tokenizer: Any = None
         self.name = name or f"hf:{self.model_id}"
         self.template_supports_tools = "tools" in (self.tokenizer.chat_template or "")
         self.action_format = action_format or template_action_format(self.tokenizer.chat_template)
@@ -214,6 +215,7 @@ class TransformersPolicy:
         conversations: Sequence[Conversation],
         tools: Sequence[ToolSchemas | None] | None = None,
         sampling: Sampling | None = None,
+        grammars: Sequence[str | None] | None = None,
     ) -> list[str]:
         """Complete each conversation; see :class:`~toolgym.policies.base.Policy`.
 
@@ -225,6 +227,7 @@ class TransformersPolicy:
             conversations: The transcripts.
             tools: Per conversation, the tools to show (when the chat template can).
             sampling: Sampling settings.
+            grammars: Per conversation, a Lark grammar the completion must follow (guided decoding), or ``None``.
 
         Returns:
             One text per conversation.
@@ -240,9 +243,9 @@ class TransformersPolicy:
             torch.manual_seed(settings.seed)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            for index, text in zip(
-                chunk, self._generate_batch([ids[i] for i in chunk], settings), strict=True
-            ):
+            chunk_grammars = [grammars[i] for i in chunk] if grammars else None
+            outputs = self._generate_batch([ids[i] for i in chunk], settings, chunk_grammars)
+            for index, text in zip(chunk, outputs, strict=True):
                 texts[index] = text
         return texts
 
@@ -269,8 +272,28 @@ class TransformersPolicy:
             self._prefix_caches = {key: cached}  # one domain's opening at a time is what rollouts need
         return n, cached
 
-    def _generate_batch(self, rows: list[list[int]], settings: Sampling) -> list[str]:
+    def _guide(self, grammars: Sequence[str | None], settings: Sampling) -> Any:
+        import llguidance.hf
+
+        from toolgym.policies.guidance import ActionGuide
+
+        if self._ll_tokenizer is None:
+            self._ll_tokenizer = llguidance.hf.from_tokenizer(
+                self.tokenizer, n_vocab=self.model.config.vocab_size
+            )
+        return ActionGuide(
+            self._ll_tokenizer,
+            grammars,
+            self.model.config.vocab_size,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+        )
+
+    def _generate_batch(
+        self, rows: list[list[int]], settings: Sampling, grammars: Sequence[str | None] | None = None
+    ) -> list[str]:
         import torch
+        from transformers import LogitsProcessorList
 
         n, prefix_cache = self._prefix(rows) if self.prefix_caching else (0, None)
         pad = int(self.tokenizer.pad_token_id)
@@ -283,7 +306,15 @@ class TransformersPolicy:
             "do_sample": settings.temperature > 0,
             "max_new_tokens": settings.max_new_tokens,
         }
-        if settings.temperature > 0:
+        if grammars and any(g is not None for g in grammars):
+            # The guide masks invalid tokens and then applies temperature and top-p itself, so sampling can only
+            # pick valid tokens; generate's own warpers must stay out of the way.
+            kwargs["logits_processor"] = LogitsProcessorList([self._guide(grammars, settings)])
+            if settings.temperature > 0:
+                kwargs.update(temperature=1.0, top_p=1.0, top_k=0)
+            else:
+                kwargs.update(temperature=None, top_p=None, top_k=None)
+        elif settings.temperature > 0:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
@@ -300,6 +331,22 @@ class TransformersPolicy:
             )
         new_tokens = out[:, len(input_ids[0]) :]
         return [str(t) for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    @property
+    def context_length(self) -> int:
+        """Most tokens the model attends to (prompt and completion)."""
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    def count_tokens(self, conversation: Conversation) -> int:
+        """Tokens of a conversation's prompt as this model sees it.
+
+        Args:
+            conversation: The messages.
+
+        Returns:
+            The count.
+        """
+        return len(self.tokenizer(self.render(conversation, None), add_special_tokens=False)["input_ids"])
 
     def describe(self) -> dict[str, Any]:
         """Backend, model and device, for trajectories.

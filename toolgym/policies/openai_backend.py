@@ -119,6 +119,7 @@ class OpenAIPolicy:
         conversations: Sequence[Conversation],
         tools: Sequence[ToolSchemas | None] | None = None,
         sampling: Sampling | None = None,
+        grammars: Sequence[str | None] | None = None,
     ) -> list[str]:
         """Complete each conversation with one chat-completions request, up to ``concurrency`` at a time.
 
@@ -127,6 +128,9 @@ class OpenAIPolicy:
             tools: For each conversation, the tools it may call (``None``: no tools).
             sampling: Sampling settings; :class:`Sampling`'s defaults when ``None``. A seed ``s`` becomes
                 ``s + i`` for conversation ``i``, so a batch of identical prompts still gives varied samples.
+            grammars: Per conversation, a Lark grammar the answer must follow, sent as vLLM's
+                ``structured_outputs={"grammar": …}`` (vLLM 0.12 or later; the guidance backend reads ``%json``);
+                the tools are then not sent, since the grammar already says how calls look.
 
         Returns:
             One text per conversation, in order. A structured tool call is rendered as JSON text.
@@ -139,7 +143,13 @@ class OpenAIPolicy:
             raise ValueError(f"got {len(tools)} tool lists for {len(conversations)} conversations")
         sampling = sampling or Sampling()
         bodies = [
-            self._body(conv, tools[i] if tools is not None else None, sampling, i)
+            self._body(
+                conv,
+                tools[i] if tools is not None else None,
+                sampling,
+                i,
+                grammars[i] if grammars is not None else None,
+            )
             for i, conv in enumerate(conversations)
         ]
         with self._lock:
@@ -186,7 +196,12 @@ class OpenAIPolicy:
         self.close()
 
     def _body(
-        self, conv: Conversation, tools: ToolSchemas | None, sampling: Sampling, i: int
+        self,
+        conv: Conversation,
+        tools: ToolSchemas | None,
+        sampling: Sampling,
+        i: int,
+        grammar: str | None = None,
     ) -> dict[str, Any]:
         """The request body for conversation ``i``."""
         body: dict[str, Any] = {
@@ -198,7 +213,9 @@ class OpenAIPolicy:
         }
         if sampling.seed is not None:
             body["seed"] = sampling.seed + i
-        if tools and self.send_tools:
+        if grammar is not None:
+            body["structured_outputs"] = {"grammar": grammar}
+        elif tools and self.send_tools:
             body["tools"] = [dict(tool) for tool in tools]
             body["tool_choice"] = "auto"
         body.update(self.extra_body)
