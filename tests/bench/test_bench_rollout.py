@@ -88,3 +88,24 @@ def test_env_and_sandbox_share_of_a_rollout(smol) -> None:  # type: ignore[no-un
         f"{results.env_share:.2%} of the running time (budget {ENV_SHARE_BUDGET:.0%}); one-time startup "
         f"{results.startup_s:.2f} s"
     )
+
+
+def test_guidance_overhead_per_token(smol) -> None:  # type: ignore[no-untyped-def]
+    from toolgym.envs.retail import RETAIL_TOOLS
+    from toolgym.policies.guidance import action_grammar
+
+    conversations = _conversations(8)
+    grammar = action_grammar("hermes", RETAIL_TOOLS.schemas, require_call=True)
+    settings = Sampling(temperature=0.7, max_new_tokens=48, seed=0)
+    smol.generate(conversations[:1], sampling=Sampling(temperature=0, max_new_tokens=1))  # prefix cache
+    began = time.perf_counter()
+    free = smol.generate(conversations, sampling=settings)
+    free_s = time.perf_counter() - began
+    began = time.perf_counter()
+    guided = smol.generate(conversations, sampling=settings, grammars=[grammar] * len(conversations))
+    guided_s = time.perf_counter() - began
+    f, g = _tokens(smol, free), _tokens(smol, guided)
+    print(
+        f"\nguidance, 8 Retail-CaT openings (embedded model, CPU): unguided {free_s / f * 1e3:6.1f} ms/token, "
+        f"guided {guided_s / g * 1e3:6.1f} ms/token ({guided_s / g / (free_s / f):4.2f}× per token)"
+    )
