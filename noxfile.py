@@ -86,9 +86,28 @@ def guidance(session: nox.Session) -> None:
     install_project(session)
     for guided, demos in (("off", "0"), ("on", "0"), ("on", "2")):
         session.run(
-            "toolgym", "eval", "--env", "toolgym/Retail-CaT-v0", "--split", "test", "--samples", "1",
-            "--action-format", "hermes", "--guided", guided, "--demos", demos, "--max-turns", "4",
-            "--max-new-tokens", "192", "--out", f"runs/guidance-{guided}-demos-{demos}", "--quiet", *session.posargs,
+            "toolgym",
+            "eval",
+            "--env",
+            "toolgym/Retail-CaT-v0",
+            "--split",
+            "test",
+            "--samples",
+            "1",
+            "--action-format",
+            "hermes",
+            "--guided",
+            guided,
+            "--demos",
+            demos,
+            "--max-turns",
+            "4",
+            "--max-new-tokens",
+            "192",
+            "--out",
+            f"runs/guidance-{guided}-demos-{demos}",
+            "--quiet",
+            *session.posargs,
         )
 
 

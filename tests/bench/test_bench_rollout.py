@@ -92,6 +92,7 @@ def test_env_and_sandbox_share_of_a_rollout(smol) -> None:  # type: ignore[no-un
 
 def test_guidance_overhead_per_token(smol) -> None:  # type: ignore[no-untyped-def]
     from toolgym.envs.retail import RETAIL_TOOLS
+
     from toolgym.policies.guidance import action_grammar
 
     conversations = _conversations(8)
