@@ -76,6 +76,10 @@ def demo(session: nox.Session) -> None:
         "2",
         "--max-turns",
         "4",
+        "--action-format",
+        "hermes",
+        "--demos",
+        "2",
         *session.posargs,
     )
 
