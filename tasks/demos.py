@@ -3,11 +3,13 @@
 A demonstration replays a task's example solution in the env's action format: with ``code`` it is the solution's
 code block, what it printed, and the answer; with a tool-call format it is each tool call the solution made, one per
 turn, with the tool's (shortened) result, then the answer. Demonstrations come from the bank's train split and never
-from the task being attempted, and the shortest are chosen first so that several fit a small model's context.
+from the task being attempted; those most like it (by the words of the instructions) come first, the shortest among
+equals, within a budget that fits a small model's context.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +68,52 @@ def demonstration(task: CodeAsTask, action_format: str, pool: SandboxPool) -> li
     return messages
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower())) - _COMMON
+
+
+_COMMON = frozenset(
+    [
+        "i",
+        "im",
+        "my",
+        "me",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "for",
+        "from",
+        "with",
+        "on",
+        "it",
+        "is",
+        "be",
+        "that",
+        "this",
+        "please",
+    ]
+)
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two instructions are: the Jaccard overlap of their words (common words left out).
+
+    Args:
+        a: One instruction.
+        b: The other.
+
+    Returns:
+        A number in [0, 1].
+    """
+    wa, wb = _words(a), _words(b)
+    return len(wa & wb) / len(wa | wb) if wa | wb else 0.0
+
+
 def select_demonstrations(
     tasks: Sequence[CodeAsTask],
     k: int,
@@ -73,9 +121,13 @@ def select_demonstrations(
     pool: SandboxPool,
     *,
     exclude: str | None = None,
+    like: str | None = None,
     budget_chars: int = DEFAULT_BUDGET_CHARS,
 ) -> list[dict[str, Any]]:
-    """Up to ``k`` demonstrations, shortest first, within a size budget, never of the task ``exclude``.
+    """Up to ``k`` demonstrations within a size budget, never of the task ``exclude``.
+
+    With ``like`` (the instruction being attempted), the tasks most alike come first — a return is shown returns,
+    an address change address changes; otherwise, and among equals, the shortest come first.
 
     Args:
         tasks: Candidate tasks (a bank's train split).
@@ -83,6 +135,7 @@ def select_demonstrations(
         action_format: The env's action format.
         pool: Where to run solutions.
         exclude: The id of the task being attempted.
+        like: The instruction being attempted.
         budget_chars: Most characters of demonstration text in all.
 
     Returns:
@@ -90,11 +143,17 @@ def select_demonstrations(
     """
     if k <= 0:
         return []
-    episodes = [demonstration(t, action_format, pool) for t in tasks if t.id != exclude]
-    episodes.sort(key=lambda msgs: sum(len(m["content"]) for m in msgs))
+    candidates = [t for t in tasks if t.id != exclude]
+    episodes = [(t, demonstration(t, action_format, pool)) for t in candidates]
+    episodes.sort(
+        key=lambda pair: (
+            -similarity(like, pair[0].instruction) if like else 0.0,
+            sum(len(m["content"]) for m in pair[1]),
+        )
+    )
     chosen: list[dict[str, Any]] = []
     used = 0
-    for episode in episodes[:k]:
+    for _task, episode in episodes[:k]:
         size = sum(len(m["content"]) for m in episode)
         if used + size > budget_chars:
             break

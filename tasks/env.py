@@ -163,7 +163,7 @@ class CaTEnv(ToolEnv):
         """Worked episodes of other tasks in this env's action format, to show a policy before its task.
 
         They come from the bank's train split (this env's own tasks when it has no bank), never from the current
-        task, shortest first within the size budget.
+        task; the tasks most like the current one come first, within the size budget.
 
         Args:
             k: How many at most.
@@ -181,6 +181,7 @@ class CaTEnv(ToolEnv):
             self.format.name,
             self.sandbox,
             exclude=current,
+            like=self._task.instruction if self._task is not None else None,
             budget_chars=budget_chars if room_chars is None else min(budget_chars, room_chars),
         )
 

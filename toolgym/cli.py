@@ -121,6 +121,7 @@ def evaluate(args: argparse.Namespace) -> int:
     sampling = Sampling(temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens)
     print(
         f"{args.env} · split {args.split} · policy {policy.name} ({policy.action_format}) · {args.samples} samples"
+        f" · guided {'on' if guided else 'off'} · {args.demos} demonstrations"
     )
     try:
         results = rollout(
@@ -138,6 +139,7 @@ def evaluate(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             guided=guided,
             demos=args.demos,
+            first_call=guided and args.first_call,
         )
     except (PolicyError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -151,6 +153,9 @@ def evaluate(args: argparse.Namespace) -> int:
         "policy": policy.describe(),
         "sampling": sampling.to_dict(),
         "samples": args.samples,
+        "guided": guided,
+        "demos": args.demos,
+        "first_call": guided and args.first_call,
         "seed": args.seed,
         "results": summary.to_dict(),
         "timings": {"wall_s": results.wall_s, "generate_s": results.generate_s, "env_s": results.env_s},

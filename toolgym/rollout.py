@@ -100,12 +100,13 @@ class _Episode:
     native_tools: bool = False
     started: float = 0.0
     grammar: str | None = None
+    call_grammar: str | None = None
 
 
 @functools.lru_cache(maxsize=32)
-def _grammar(action_format: str, tools: tuple[str, ...]) -> str:
+def _grammar(action_format: str, tools: tuple[str, ...], require_call: bool) -> str:
     """The action grammar of a format and tool set, built once for every episode that shares them."""
-    return action_grammar(action_format, [json.loads(t) for t in tools])
+    return action_grammar(action_format, [json.loads(t) for t in tools], require_call=require_call)
 
 
 TURNS_RESERVED = 4
@@ -181,6 +182,7 @@ def rollout(
     on_episode: Callable[[Trajectory], None] | None = None,
     guided: bool = False,
     demos: int = 0,
+    first_call: bool = False,
 ) -> RolloutResults:
     """Play episodes with a policy, many at once.
 
@@ -202,6 +204,8 @@ def rollout(
             :mod:`toolgym.policies.guidance`). The env's format must be one with a grammar (hermes, json, llama3).
         demos: Worked episodes of other tasks shown before each task (task envs only; see
             :meth:`toolgym.tasks.CaTEnv.demonstrations`).
+        first_call: With ``guided``, the first turn of every episode must be a tool call (like OpenAI's
+            ``tool_choice="required"``): an agent has to look before it answers.
 
     Returns:
         The trajectories and timings.
@@ -256,7 +260,12 @@ def rollout(
                 results.env_s += _start(episode, env_now, env_id, agent, settings, guided=guided, demos=demos)
                 live.append(episode)
             began = time.perf_counter()
-            extra: dict[str, Any] = {"grammars": [e.grammar for e in live]} if guided else {}
+            extra: dict[str, Any] = {}
+            if guided:
+                extra["grammars"] = [
+                    e.call_grammar if first_call and e.trajectory and not e.trajectory.steps else e.grammar
+                    for e in live
+                ]
             texts = agent.generate(
                 [e.trajectory.messages for e in live],  # type: ignore[union-attr]
                 tools=[e.tools if e.native_tools else None for e in live],
@@ -317,7 +326,9 @@ def _start(
     episode.native_tools = action_format == agent.action_format
     episode.started = time.perf_counter()
     if guided:
-        episode.grammar = _grammar(action_format, tuple(json.dumps(t, sort_keys=True) for t in episode.tools))
+        tools = tuple(json.dumps(t, sort_keys=True) for t in episode.tools)
+        episode.grammar = _grammar(action_format, tools, False)
+        episode.call_grammar = _grammar(action_format, tools, True)
     messages = opening_messages(
         str(info.get("system_prompt", "")), obs, episode.tools, native_tools=episode.native_tools
     )
