@@ -277,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--demos", type=int, default=0, help="worked episodes of train tasks shown first (default: 0)"
     )
+    e.add_argument(
+        "--first-call", action="store_true", help="with guidance, the first turn must be a tool call"
+    )
     e.add_argument("--max-turns", type=int, default=None, help="agent turns per episode")
     e.add_argument(
         "--temperature", type=float, default=0.7, help="sampling temperature (default: %(default)s)"

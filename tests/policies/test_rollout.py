@@ -250,3 +250,25 @@ def test_eval_reports_bad_input_clearly(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text("{not json}\n")
     assert main(["view", str(bad)]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_guided_rollouts_can_require_a_first_call(tmp_path: Path) -> None:
+    model, tokenizer = tiny_llama(seed=6)
+    results = rollout(
+        TransformersPolicy(model, tokenizer),
+        "toolgym/Retail-CaT-v0",
+        split="test",
+        max_tasks=3,
+        samples=2,
+        sampling=Sampling(temperature=1.0, max_new_tokens=700),
+        env_kwargs={"action_format": "json", "max_turns": 2},
+        guided=True,
+        first_call=True,
+        demos=1,
+    )
+    for trajectory in results.trajectories:
+        assert trajectory.guided
+        assert trajectory.steps[0].info["action_type"] == "tool_call", trajectory.steps[0].action
+        assert all(s.info["action_type"] in ("tool_call", "message") for s in trajectory.steps)
+        users = [m for m in trajectory.messages if m["role"] == "user"]
+        assert len(users) >= 2  # a demonstration's instruction came before the task's own

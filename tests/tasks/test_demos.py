@@ -47,3 +47,24 @@ def test_a_demonstration_replays_the_solution(pool) -> None:  # type: ignore[no-
     assert messages[0] == {"role": "user", "content": task.instruction}
     assert messages[-1]["role"] == "assistant" and messages[-1]["content"]
     assert demonstration(task, "json", pool) is messages  # cached
+
+
+def test_similar_tasks_are_shown_first() -> None:
+    from toolgym.tasks.demos import similarity
+
+    assert similarity("Cancel my pending order", "cancel the pending order") == 1.0
+    assert similarity("Cancel my order", "What is my zip code?") == 0.0
+    assert similarity("", "") == 0.0
+    env = gym.make("toolgym/Retail-CaT-v0", split="test", action_format="json")
+    inner = env.unwrapped
+    by_instruction = {t.instruction: t for t in BANK.tasks}
+    for task in BANK.split("test"):
+        kind = task.provenance["notes"].split(":")[0]
+        same_kind = [t for t in BANK.split("train") if t.provenance["notes"].split(":")[0] == kind]
+        if not same_kind or kind == "read-only":
+            continue
+        inner.reset(options={"task_id": task.id})
+        first = inner.demonstrations(1, budget_chars=10**6)[0]["content"]
+        shown_kind = by_instruction[first].provenance["notes"].split(":")[0]
+        assert kind in shown_kind, (task.instruction, first)  # e.g. an address change is shown an address change
+    env.close()
