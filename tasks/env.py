@@ -36,6 +36,7 @@ class CaTEnv(ToolEnv):
         render_mode: ``None`` or ``"ansi"``.
         sandbox: The pool running code actions and verifiers (the shared pool by default).
         code_limits: Limits of one code action.
+        max_observation_chars: Cut tool results longer than this, with a notice (``None``: keep them whole).
         verifier_limits: Limits of one verifier run.
 
     Raises:
@@ -55,6 +56,7 @@ class CaTEnv(ToolEnv):
         render_mode: str | None = None,
         sandbox: SandboxPool | None = None,
         code_limits: Limits | None = None,
+        max_observation_chars: int | None = None,
         verifier_limits: Limits | None = None,
     ) -> None:
         self.bank_manifest: dict[str, Any] | None = None
@@ -83,6 +85,7 @@ class CaTEnv(ToolEnv):
             render_mode=render_mode,
             sandbox=sandbox,
             code_limits=code_limits,
+            max_observation_chars=max_observation_chars,
         )
         self.tasks: tuple[CodeAsTask, ...] = tuple(tasks)
         self._by_id = {t.id: t for t in self.tasks}

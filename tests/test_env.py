@@ -215,3 +215,22 @@ def test_vector_envs(mode: str) -> None:
         assert list(rewards) == [0.0] * 4
     finally:
         venv.close()
+
+
+def test_long_tool_results_can_be_cut_for_small_contexts() -> None:
+    env = gym.make(
+        "toolgym/Retail-v0",
+        action_format="json",
+        world_size={"n_users": 10, "n_orders": 20},
+        max_observation_chars=50,
+    )
+    env.reset(seed=0)
+    obs, *_ = env.step('{"name": "list_all_product_types", "arguments": {}}')
+    head, notice = obs.split("\n")
+    assert len(head) == 50 and notice.startswith("[output cut: ") and notice.endswith(" more characters]")
+    whole = gym.make("toolgym/Retail-v0", action_format="json", world_size={"n_users": 10, "n_orders": 20})
+    whole.reset(seed=0)
+    full, *_ = whole.step('{"name": "list_all_product_types", "arguments": {}}')
+    assert full.startswith(head) and len(full) == 50 + int(notice.split()[2])
+    with pytest.raises(ValueError, match="max_observation_chars"):
+        gym.make("toolgym/Retail-v0", max_observation_chars=0)

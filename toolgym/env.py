@@ -52,6 +52,8 @@ class ToolEnv(gym.Env[str, str]):
         sandbox: The pool that runs code actions; by default the process-wide shared pool, taken at the first
             code action and given back by :meth:`close`.
         code_limits: Limits of one code action (CPU, memory, printed output, tool calls).
+        max_observation_chars: Cut tool results longer than this, with a notice (for models with a small context);
+            ``None`` keeps them whole.
 
     Raises:
         ValueError: For an unknown action format or user kind, or a non-positive ``max_turns``.
@@ -71,6 +73,7 @@ class ToolEnv(gym.Env[str, str]):
         render_mode: str | None = None,
         sandbox: SandboxPool | None = None,
         code_limits: Limits | None = None,
+        max_observation_chars: int | None = None,
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
@@ -99,6 +102,9 @@ class ToolEnv(gym.Env[str, str]):
         self._sandbox = sandbox
         self._shared_sandbox = False
         self.code_limits = code_limits or Limits(output_chars=CODE_OUTPUT_CHARS)
+        if max_observation_chars is not None and max_observation_chars < 1:
+            raise ValueError(f"max_observation_chars must be positive, got {max_observation_chars!r}")
+        self.max_observation_chars = max_observation_chars
 
     # ---- hooks for subclasses -------------------------------------------------------------------------------
 
@@ -217,6 +223,9 @@ class ToolEnv(gym.Env[str, str]):
         if isinstance(parsed, ToolCall):
             result = self.toolset.call(self._world, parsed.name, parsed.arguments)
             obs = result.observation
+            cap = self.max_observation_chars
+            if cap is not None and len(obs) > cap:
+                obs = f"{obs[:cap]}\n[output cut: {len(obs) - cap} more characters]"
             info.update(action_type="tool_call", tool=parsed.name, arguments=parsed.arguments)
             if result.error is not None:
                 info["error"] = result.error

@@ -117,6 +117,7 @@ class RetailEnv(ToolEnv):
         render_mode: ``None`` or ``"ansi"``.
         sandbox: The pool running code actions (the shared pool by default).
         code_limits: Limits of one code action.
+        max_observation_chars: Cut tool results longer than this, with a notice (``None``: keep them whole).
 
     Raises:
         ValueError: For a bad world, size, format, user or turn limit.
@@ -134,6 +135,7 @@ class RetailEnv(ToolEnv):
         render_mode: str | None = None,
         sandbox: SandboxPool | None = None,
         code_limits: Limits | None = None,
+        max_observation_chars: int | None = None,
     ) -> None:
         super().__init__(
             RETAIL_TOOLS,
@@ -145,6 +147,7 @@ class RetailEnv(ToolEnv):
             render_mode=render_mode,
             sandbox=sandbox,
             code_limits=code_limits,
+            max_observation_chars=max_observation_chars,
         )
         if world is not None and world_size is not None:
             raise ValueError("give either a world or world_size for generated worlds, not both")

@@ -66,5 +66,8 @@ def test_similar_tasks_are_shown_first() -> None:
         inner.reset(options={"task_id": task.id})
         first = inner.demonstrations(1, budget_chars=10**6)[0]["content"]
         shown_kind = by_instruction[first].provenance["notes"].split(":")[0]
-        assert kind in shown_kind, (task.instruction, first)  # e.g. an address change is shown an address change
+        assert kind in shown_kind, (
+            task.instruction,
+            first,
+        )  # e.g. an address change is shown an address change
     env.close()
