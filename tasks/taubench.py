@@ -233,6 +233,7 @@ class TauRetailEnv(CaTEnv):
         sandbox: The pool running code actions and verifiers (the shared pool by default).
         code_limits: Limits of one code action.
         verifier_limits: Limits of one verifier run.
+        max_observation_chars: Cut tool results longer than this, with a notice (``None``: keep them whole).
 
     Raises:
         FileNotFoundError: If the data folder or one of its files is missing.
@@ -252,6 +253,7 @@ class TauRetailEnv(CaTEnv):
         sandbox: SandboxPool | None = None,
         code_limits: Limits | None = None,
         verifier_limits: Limits | None = None,
+        max_observation_chars: int | None = None,
     ) -> None:
         tasks = tau_bench_tasks(data_dir, split)
         super().__init__(
@@ -265,6 +267,7 @@ class TauRetailEnv(CaTEnv):
             sandbox=sandbox,
             code_limits=code_limits,
             verifier_limits=verifier_limits,
+            max_observation_chars=max_observation_chars,
         )
         self.tau_bench_split = split
 
