@@ -189,12 +189,19 @@ def load_bank(name_or_path: str | Path, *, verify: bool = True) -> Bank:
     folder = shipped.get(str(name_or_path)) or Path(name_or_path)
     if not folder.is_dir():
         raise BankError(f"no bank {str(name_or_path)!r}: not a shipped bank ({sorted(shipped)}) nor a folder")
-    stamps = tuple(
-        (p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None
-        for p in (folder / TASKS_FILE, folder / MANIFEST_FILE)
-    )
-    # Environments load their bank on construction, once per episode in a rollout: unchanged files are read once.
+    stamps = tuple(_stamp(folder / name) for name in (TASKS_FILE, MANIFEST_FILE))
+    # Every environment loads its bank on construction (vector envs, rollouts make several): unchanged files are
+    # read and checked once.
     return _load_bank(folder.resolve(), verify, stamps)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When and how big a file was last written, or ``None`` if it is missing."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 @functools.lru_cache(maxsize=16)

@@ -221,17 +221,3 @@ class ActionGuide:
         follow.bitmask = llguidance.torch.allocate_token_bitmask(1, self.n_tokens)
         follow.started = False
         return follow
-
-    def valid(self, row: int) -> bool:
-        """Whether row ``row`` ended inside its grammar (an unguided row always has).
-
-        Args:
-            row: The batch row.
-
-        Returns:
-            True if the text it produced is a complete action.
-        """
-        matcher = self.matchers[row]
-        return matcher is None or (
-            bool(matcher.is_accepting() or matcher.is_stopped()) and not matcher.is_error()
-        )
