@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -47,8 +47,12 @@ def split_of(task_id: str, test_share: float = TEST_SHARE) -> str:
     Returns:
         ``"train"`` or ``"test"``.
     """
-    bucket = int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) / 16**8
-    return "test" if bucket < test_share else "train"
+    return "test" if _bucket(task_id) < test_share else "train"
+
+
+def _bucket(task_id: str) -> float:
+    """A number in [0, 1) drawn from the id's hash."""
+    return int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) / 16**8
 
 
 @dataclass(frozen=True)
@@ -278,9 +282,38 @@ def write_bank(
         "splits": {s: sum((t.split or split_of(t.id)) == s for t in batch) for s in SPLITS},
         **(extra or {}),
     }
-    _atomic_write(out / TASKS_FILE, data)
-    _atomic_write(out / MANIFEST_FILE, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
+    atomic_write(out / TASKS_FILE, data)
+    atomic_write(out / MANIFEST_FILE, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
     return load_bank(out)
+
+
+def stratified_splits(
+    tasks: Sequence[CodeAsTask], group: Callable[[CodeAsTask], str], test_share: float = TEST_SHARE
+) -> list[CodeAsTask]:
+    """Fix the split of every task that has none, so that each group (e.g. each task family) is in both splits.
+
+    Within a group, tasks are ordered by the same hash of their id that :func:`split_of` uses, and the first
+    ``round(test_share * size)`` (at least one, when the group has two tasks or more) go to ``test``. The choice
+    depends on the ids alone, never on file order.
+
+    Args:
+        tasks: The tasks; those with a split keep it.
+        group: Names each task's group.
+        test_share: Share of each group's unsplit tasks that go to ``test``.
+
+    Returns:
+        The tasks in their order, every one with a split.
+    """
+    groups: dict[str, list[CodeAsTask]] = {}
+    for task in tasks:
+        if task.split is None:
+            groups.setdefault(group(task), []).append(task)
+    test_ids: set[str] = set()
+    for members in groups.values():
+        ordered = sorted(members, key=lambda t: (_bucket(t.id), t.id))
+        n_test = max(1, round(test_share * len(ordered))) if len(ordered) > 1 else 0
+        test_ids.update(t.id for t in ordered[:n_test])
+    return [t if t.split else t.with_split("test" if t.id in test_ids else "train") for t in tasks]
 
 
 def tools_called(source: str) -> set[str]:
@@ -318,7 +351,13 @@ def composition(tasks: Iterable[CodeAsTask]) -> dict[str, Any]:
     return {"write_tools": dict(sorted(per_tool.items())), "read_only": read_only}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old content or the new, never a part.
+
+    Args:
+        path: The file.
+        data: Its new content.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -335,12 +374,14 @@ __all__ = [
     "Bank",
     "BankError",
     "TaskFormatError",
+    "atomic_write",
     "composition",
     "load_bank",
     "read_manifest",
     "read_tasks",
     "shipped_banks",
     "split_of",
+    "stratified_splits",
     "tools_called",
     "write_bank",
 ]

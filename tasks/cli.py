@@ -1,15 +1,30 @@
-"""``toolgym bank …``: validate task files and build task banks from the command line."""
+"""``toolgym bank …``: validate, build, describe and register task banks from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
-from .bank import TASKS_FILE, BankError, composition, load_bank, read_tasks, write_bank
+from .bank import (
+    MANIFEST_FILE,
+    TASKS_FILE,
+    BankError,
+    composition,
+    load_bank,
+    read_manifest,
+    read_tasks,
+    stratified_splits,
+    write_bank,
+)
+from .challenge_cli import add_challenge_command
 from .format import CodeAsTask, TaskFormatError
-from .validate import TaskRunner, validate_many
+from .registration import shipped_env_ids
+from .stats import bank_stats, format_stats, skill_of
+from .user_banks import env_name, register_bank, registered_banks, unregister_bank
+from .validate import STAGES, TaskRunner, validate_many
 
 
 def _read(path: Path) -> list[CodeAsTask]:
@@ -47,7 +62,7 @@ def bank_validate(args: argparse.Namespace) -> int:
 
 
 def bank_build(args: argparse.Namespace) -> int:
-    """Validate a JSONL file of tasks and write the kept ones as a bank folder with its manifest.
+    """Validate JSONL files of tasks and write the kept ones as one bank folder with its manifest.
 
     Args:
         args: Parsed command-line arguments.
@@ -56,7 +71,7 @@ def bank_build(args: argparse.Namespace) -> int:
         0 when the bank was written (and, with ``--strict``, every task was kept).
     """
     try:
-        tasks = read_tasks(args.tasks)
+        tasks = [task for path in args.tasks for task in read_tasks(path)]
     except (OSError, TaskFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,6 +86,8 @@ def bank_build(args: argparse.Namespace) -> int:
         return 1
     kept_ids = set(report.kept)
     kept = [t for t in tasks if t.id in kept_ids]
+    if args.stratify:
+        kept = stratified_splits(kept, skill_of)
     sources = Counter(str(t.provenance.get("author", t.provenance.get("source", "unknown"))) for t in kept)
     bank = write_bank(
         kept,
@@ -81,11 +98,108 @@ def bank_build(args: argparse.Namespace) -> int:
         source=args.source,
         extra={
             "authors": dict(sources),
-            "composition": composition(kept),
+            "composition": {**composition(kept), "skills": bank_stats(kept)["skills"]},
             "validation": {s: report.survived(s) for s in report.yields()},
         },
     )
     print(f"wrote {len(bank)} tasks to {args.out} ({bank.manifest['splits']})")
+    return 0
+
+
+def bank_stats_command(args: argparse.Namespace) -> int:
+    """Print what a task file or bank holds: counts per skill and tool, solution lengths, duplicates, yields.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        0, or 2 when the file cannot be read.
+    """
+    path = Path(args.path)
+    try:
+        tasks = _read(path)
+    except (OSError, BankError, TaskFormatError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    yields = _recorded_yields(path)
+    if args.validate:
+        with TaskRunner() as runner:
+            report = validate_many(tasks, runner)
+        yields = {s: report.survived(s) for s in STAGES}
+    stats = bank_stats(tasks, yields=yields)
+    print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+    return 0
+
+
+def _recorded_yields(path: Path) -> dict[str, int] | None:
+    """The stage counts recorded when the tasks were made: a bank's manifest or a challenge run's report."""
+    if path.is_dir() and (path / MANIFEST_FILE).is_file():
+        recorded = read_manifest(path).get("validation")
+        return dict(recorded) if isinstance(recorded, dict) else None
+    report = path.with_suffix("").with_name(path.with_suffix("").name + ".report.json")
+    if path.is_file() and report.is_file():
+        try:
+            steps = json.loads(report.read_text(encoding="utf-8")).get("steps")
+        except (json.JSONDecodeError, AttributeError):
+            return None
+        return dict(steps) if isinstance(steps, dict) else None
+    return None
+
+
+def bank_register(args: argparse.Namespace) -> int:
+    """Register a task file or bank under a Gymnasium id, for every later ``import toolgym``.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        0 when registered, 1 when refused, 2 when the input cannot be read.
+    """
+    try:
+        bank = register_bank(args.path, args.id, validate=not args.no_validate, replace=args.replace)
+    except (OSError, BankError, TaskFormatError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    full_id = f"toolgym/{env_name(args.id)}"
+    print(f"registered {full_id}: {len(bank)} tasks ({bank.manifest['splits']}) in {bank.path}")
+    print(f'after `import toolgym`, gymnasium.make("{full_id}") serves them')
+    return 0
+
+
+def bank_unregister(args: argparse.Namespace) -> int:
+    """Forget a registered bank.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        0, or 1 when no bank has that id.
+    """
+    try:
+        unregister_bank(args.id)
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    print(f"unregistered {args.id}")
+    return 0
+
+
+def bank_list(args: argparse.Namespace) -> int:
+    """List the shipped and registered banks.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        0.
+    """
+    for env_id, name in shipped_env_ids().items():
+        print(f"{env_id:<36} shipped    {name}")
+    for env_id, folder in registered_banks().items():
+        print(f"{env_id:<36} registered {folder}")
     return 0
 
 
@@ -102,11 +216,32 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     v.add_argument("-v", "--verbose", action="store_true", help="print why each rejected task was rejected")
     v.set_defaults(func=bank_validate)
     b = cmds.add_parser("build", help="validate tasks and write the kept ones as a bank")
-    b.add_argument("tasks", type=Path, help="a .jsonl file of tasks")
+    b.add_argument("tasks", type=Path, nargs="+", help=".jsonl files of tasks")
     b.add_argument("out", type=Path, help="the bank folder to write")
     b.add_argument("--name", required=True, help="bank name, e.g. retail-v1")
     b.add_argument("--env-id", required=True, help="Gymnasium id without namespace, e.g. Retail-CaT-v1")
     b.add_argument("--version", type=int, required=True, help="bank version number")
     b.add_argument("--source", required=True, help="how the tasks were made")
     b.add_argument("--strict", action="store_true", help="write nothing unless every task is kept")
+    b.add_argument(
+        "--stratify", action="store_true", help="fix splits so every skill (task family) is in both splits"
+    )
     b.set_defaults(func=bank_build)
+    st = cmds.add_parser(
+        "stats", help="counts per skill and tool, solution lengths, duplicates, stage yields"
+    )
+    st.add_argument("path", help="a .jsonl file of tasks or a bank folder")
+    st.add_argument("--validate", action="store_true", help="run the filter now for the stage yields")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(func=bank_stats_command)
+    r = cmds.add_parser("register", help="register tasks as a gym id (kept under the toolgym data folder)")
+    r.add_argument("path", help="a .jsonl file of tasks or a bank folder")
+    r.add_argument("--id", required=True, help="the env id, e.g. toolgym/MyRetail-CaT-v0")
+    r.add_argument("--replace", action="store_true", help="replace a bank registered under the same id")
+    r.add_argument("--no-validate", action="store_true", help="skip the CaT filter (tasks already validated)")
+    r.set_defaults(func=bank_register)
+    u = cmds.add_parser("unregister", help="forget a registered bank")
+    u.add_argument("id", help="the env id it was registered under")
+    u.set_defaults(func=bank_unregister)
+    cmds.add_parser("list", help="list shipped and registered banks").set_defaults(func=bank_list)
+    add_challenge_command(sub)

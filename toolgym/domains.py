@@ -25,12 +25,20 @@ class Domain:
         build_world: Builds the world a task's ``world`` field describes (e.g. ``{"generator": "retail",
             "seed": 3}``); the result is shared and must be forked before it is changed. Raises
             :class:`WorldSpecError` for a spec it cannot build.
+        world_spec: The ``world`` field of a generated world with a given seed (``None`` when the domain has no
+            generator); challengers draw their worlds through it.
+        free_play_env: The Gymnasium id of the domain's task-free env, where challengers explore.
+        task_families: ``"module:attribute"`` of the domain's scripted task families (a sequence of
+            :class:`toolgym.tasks.scripted.TaskFamily`), imported only when a scripted challenger needs them.
     """
 
     name: str
     toolset: Toolset
     policy: Callable[[], str]
     build_world: Callable[[Mapping[str, Any]], World]
+    world_spec: Callable[[int], dict[str, Any]] | None = None
+    free_play_env: str | None = None
+    task_families: str | None = None
 
 
 _DOMAINS: dict[str, Domain] = {}
