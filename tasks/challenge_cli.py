@@ -38,7 +38,7 @@ def _scripted(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Prop
     return proposals, {"challenger": "scripted", **challenger.settings()}
 
 
-def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[list[Proposal], dict[str, Any]]:
+def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Proposal], dict[str, Any]]:
     from .challenger import LLMChallenger
 
     policy = load_policy(args.policy, model=args.model)
@@ -53,8 +53,13 @@ def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[list[Proposal], di
         world_seeds=seeds,
         guided=args.guided,
         batch_size=args.batch_size,
+        max_observation_chars=args.max_observation_chars,
     )
-    proposals = challenger.propose(args.n, seed=args.seed, progress=not args.quiet)
+
+    def generate() -> Iterator[Proposal]:
+        # Lazy, so that the pipeline's clock covers generation.
+        yield from challenger.propose(args.n, seed=args.seed, progress=not args.quiet)
+
     settings = {
         "challenger": "llm",
         "policy": args.policy,
@@ -64,9 +69,10 @@ def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[list[Proposal], di
         "write_sampling": write.to_dict(),
         "world_seeds": seeds,
         "guided": args.guided,
+        "max_observation_chars": args.max_observation_chars,
         "seed": args.seed,
     }
-    return proposals, settings
+    return generate(), settings
 
 
 def challenge(args: argparse.Namespace) -> int:
@@ -144,6 +150,12 @@ def add_challenge_command(sub: argparse._SubParsersAction[argparse.ArgumentParse
     c.add_argument("--top-p", type=float, default=0.95, help="LLM nucleus sampling mass")
     c.add_argument("--batch-size", type=int, default=16, help="LLM: episodes generated together")
     c.add_argument("--guided", action="store_true", help="LLM: guided decoding while exploring")
+    c.add_argument(
+        "--max-observation-chars",
+        type=int,
+        default=2000,
+        help="LLM: cut tool results longer than this while exploring (default: %(default)s)",
+    )
     c.add_argument("--no-screen", action="store_true", help="skip the ambiguity screen")
     c.add_argument("--band-policy", default=None, help="keep tasks this executor solves sometimes")
     c.add_argument(

@@ -46,7 +46,7 @@ class CaTEnv(ToolEnv):
 
     def __init__(
         self,
-        bank: str | Bank | Sequence[CodeAsTask] = "retail-v0",
+        bank: str | Bank | Sequence[CodeAsTask] = "retail-v1",
         *,
         split: str = "train",
         action_format: str = "code",

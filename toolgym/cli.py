@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "eval", help="evaluate a policy on an env's tasks (Pass@k, pass^k, trajectories, HTML view)"
     )
-    e.add_argument("--env", default="toolgym/Retail-CaT-v0", help="environment id (default: %(default)s)")
+    e.add_argument("--env", default="toolgym/Retail-CaT-v1", help="environment id (default: %(default)s)")
     e.add_argument("--split", default="test", help="task split (default: %(default)s)")
     e.add_argument("--samples", type=int, default=1, help="episodes per task (default: %(default)s)")
     e.add_argument("--max-tasks", type=int, default=None, help="evaluate only the first N tasks")
