@@ -86,7 +86,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def guidance(session: nox.Session) -> None:
-    """Measure the embedded model on the Retail-CaT test split: unguided, guided, guided + 2 demonstrations."""
+    """Measure the embedded model on 42 Retail-CaT-v1 test tasks: unguided, guided, guided + 2 demonstrations."""
     install_project(session)
     for guided, demos in (("off", "0"), ("on", "0"), ("on", "2")):
         session.run(
@@ -96,6 +96,8 @@ def guidance(session: nox.Session) -> None:
             "toolgym/Retail-CaT-v1",
             "--split",
             "test",
+            "--max-tasks",
+            "42",
             "--samples",
             "1",
             "--action-format",

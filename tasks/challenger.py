@@ -29,6 +29,7 @@ from toolgym.domains import Domain, get_domain
 from toolgym.policies import Policy, PolicyError, Sampling, load_policy
 from toolgym.policies.base import ChatMessage
 from toolgym.policies.guidance import GUIDED_FORMATS, action_grammar
+from toolgym.progress import progress_bar
 from toolgym.prompting import observation_message, opening_messages
 from toolgym.sandbox import acquire_shared_pool, release_shared_pool
 
@@ -210,7 +211,7 @@ class LLMChallenger:
         calls = [seed * 100_003]  # the next sampling seed; every generation call takes one
         pool = acquire_shared_pool()  # held for the run, so code actions find warm workers between episodes
         spare: list[gym.Env[str, str]] = []
-        bar = _progress(n, progress)
+        bar = progress_bar(n, progress, desc="proposals", unit="task")
         try:
             for start in range(0, n, self.batch_size):
                 indices = range(start, min(n, start + self.batch_size))
@@ -391,19 +392,3 @@ class LLMChallenger:
             provenance=provenance,
             exploration=episode.steps,
         )
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        """Nothing to show."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]
-
-    return tqdm(total=total, desc="proposals", unit="task")

@@ -25,6 +25,7 @@ from toolgym.env import ToolEnv
 from toolgym.metrics import EvalResults
 from toolgym.policies import Policy, Sampling, load_policy
 from toolgym.policies.guidance import action_grammar
+from toolgym.progress import progress_bar
 from toolgym.prompting import observation_message, opening_messages
 from toolgym.sandbox import acquire_shared_pool, release_shared_pool
 from toolgym.trajectories import Step, Trajectory, write_trajectories
@@ -231,7 +232,7 @@ def rollout(
     pool = acquire_shared_pool()
     spare: list[gym.Env[str, str]] = []
     live: list[_Episode] = []
-    bar = _progress(0, False)
+    bar = progress_bar(0, False, desc="episodes", unit="ep")
     try:
         spare.append(make())  # envs are reset for episode after episode rather than made anew
         pool.check("pass")  # start a worker now, not inside the first episode
@@ -251,7 +252,7 @@ def rollout(
             write_trajectories(results.path, [])  # start a fresh file; episodes are appended as they finish
         finished: dict[tuple[str | None, int], Trajectory] = {}
         order = [(e.task_id, e.sample) for e in plan]
-        bar = _progress(len(plan), progress)
+        bar = progress_bar(len(plan), progress, desc="episodes", unit="ep")
         turn = 0
         while plan or live:
             while plan and len(live) < batch_size:
@@ -369,19 +370,3 @@ def _step(episode: _Episode, text: str) -> tuple[bool, float]:
         trajectory.reward = float(reward)
         trajectory.terminated, trajectory.truncated = bool(terminated), bool(truncated)
     return done, spent
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        """Nothing to show."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]
-
-    return tqdm(total=total, desc="episodes", unit="ep")

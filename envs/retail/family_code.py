@@ -18,7 +18,7 @@ from toolgym.tasks.format import MIN_FAILURE_CASES, CodeAsTask
 from toolgym.world import World
 
 from .family_words import Who
-from .family_world import shuffled
+from .family_world import Draw, shuffled
 
 MAX_FAILURES = 4
 """Failure cases kept per task: enough near-misses to pin the verifier down, few enough to validate quickly."""
@@ -57,6 +57,14 @@ class Verifier:
             condition: A Python expression.
         """
         self.lines += [f"if {condition}:", "    return False"]
+
+    def require_says(self, *values: float) -> None:
+        """Require the answer to state each value, however the number is written (see :data:`ANSWER_HELPERS`).
+
+        Args:
+            values: The numbers.
+        """
+        self.require(" and ".join(f"says(answer, {value!r})" for value in values))
 
     def changed(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Require exactly these records, and no other, to differ from the starting world.
@@ -234,13 +242,7 @@ def transfer_case(who: Who, topic: str) -> Case:
 
 
 def read_task(
-    rng: np.random.Generator,
-    spec: Mapping[str, Any],
-    world: World,
-    instruction: str,
-    verifier: str,
-    solution: tuple[str, str],
-    cases: Sequence[Case],
+    draw: Draw, instruction: str, verifier: Verifier, solution: tuple[str, str], cases: Sequence[Case]
 ) -> CodeAsTask | None:
     """Assemble a question after checking, here, that the verifier accepts the solution's answer and rejects each case's.
 
@@ -248,9 +250,7 @@ def read_task(
     are dropped rather than shipped.
 
     Args:
-        rng: The generator.
-        spec: The world spec.
-        world: The world it was drawn from (unchanged).
+        draw: The request (its world is the task's starting world, unchanged).
         instruction: The instruction.
         verifier: The verifier (from :func:`read_verifier`).
         solution: The solution's code and predicted answer.
@@ -260,12 +260,40 @@ def read_task(
         The task, or ``None`` when the solution's answer is rejected or too few cases remain.
     """
     code, answer = solution
-    if not judge_answer(verifier, answer, world):
+    source = verifier.source()
+    if not judge_answer(source, answer, draw.world):
         return None
-    rejected = [c for c in cases if c.answer is None or not judge_answer(verifier, c.answer, world)]
+    rejected = [c for c in cases if c.answer is None or not judge_answer(source, c.answer, draw.world)]
     must = [near_miss(c.label, c.source) for c in rejected if c.must]
     optional = [near_miss(c.label, c.source) for c in rejected if not c.must]
-    return build_task(spec, instruction, verifier, code, choose_failures(rng, must, optional))
+    return build_task(draw.spec, instruction, source, code, choose_failures(draw.rng, must, optional))
+
+
+def write_task(
+    draw: Draw,
+    who: Who,
+    request: str,
+    verifier: Verifier,
+    solution: str,
+    must: Sequence[str],
+    optional: Sequence[str],
+) -> CodeAsTask | None:
+    """Assemble a task that changes the world: the user's introduction and request, and its failure cases.
+
+    Args:
+        draw: The request to the family.
+        who: The user.
+        request: What the user asks for, after their introduction.
+        verifier: The verifier.
+        solution: The example solution.
+        must: Failure cases always kept.
+        optional: Failure cases drawn from.
+
+    Returns:
+        The task, or ``None`` when there are too few failure cases.
+    """
+    failures = choose_failures(draw.rng, must, optional)
+    return build_task(draw.spec, f"{who.intro} {request}", verifier.source(), solution, failures)
 
 
 def near_miss(label: str, body: str) -> str:
@@ -294,6 +322,22 @@ def claim(who: Who) -> str:
         "answers without doing anything",
         f"{who.lookup}\nprint('Done, everything is updated as you asked.')\n",
     )
+
+
+def direct_miss(label: str, who: Who, *calls: str, says: str = "Done.") -> str:
+    """A failure case that finds the user, then makes tool calls with literal arguments and prints a message.
+
+    Args:
+        label: What it does wrong.
+        who: The user.
+        calls: The calls, one a line.
+        says: What it prints.
+
+    Returns:
+        The failure case's source.
+    """
+    lines = "".join(f"{call}\n" for call in calls)
+    return near_miss(label, f"{who.lookup}\n{lines}print({says!r})\n")
 
 
 def choose_failures(

@@ -1,10 +1,10 @@
-"""How the retail task families talk: users introduce themselves, orders, items, cards and addresses are named.
+"""How the retail task families talk: users introduce themselves, and orders, items and cards are named.
 
 Users identify themselves by name and email or by name and zip; orders are described by their items (or, now and
 then, by id), payment methods by their kind and last digits, variants by their options. Each description comes
 with the code that finds the described record again, so the example solutions follow the instruction rather than
 a hidden id. Every literal in generated code is written with ``repr``, so the same case always gives the same
-bytes.
+bytes. Addresses are written by :mod:`~toolgym.envs.retail.family_addresses`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import numpy as np
 
 from toolgym.world import World
 
-from .family_world import Record, chance, index, pick, record
-from .vocabulary import ADDRESS2_FORMATS, CITIES, STREET_NAMES, STREET_NUMBER_RANGE, STREET_SUFFIXES
+from .family_world import Draw, Record, chance, index, pick, record
 
 # --- words ---------------------------------------------------------------------------------------------------------
 
@@ -106,6 +105,19 @@ def options_phrase(options: Mapping[str, str]) -> str:
         The phrase.
     """
     return ", ".join(f"{dim}: {value}" for dim, value in options.items())
+
+
+def cap(text: str) -> str:
+    """Capitalise the first letter only.
+
+    Args:
+        text: The text.
+
+    Returns:
+        The text with an upper-case first letter.
+    """
+    return text[:1].upper() + text[1:]
+
 
 
 # --- users ---------------------------------------------------------------------------------------------------------
@@ -268,6 +280,21 @@ def refer_order(
     return OrderRef(order_id, phrase, _scan(f"details['status'] == {status!r} and {name!r} in names"), False)
 
 
+def owner_and_ref(draw: Draw, order: Record, *, id_weight: float = 0.25) -> tuple[Who, OrderRef]:
+    """An order's user introducing themself, and how they point at the order.
+
+    Args:
+        draw: The request.
+        order: The order.
+        id_weight: How often the id itself is given.
+
+    Returns:
+        The user and the description of the order.
+    """
+    who = identify(draw.rng, draw.world, order["user_id"])
+    return who, refer_order(draw.rng, draw.world, who, order["order_id"], id_weight=id_weight)
+
+
 def item_phrase(order: Record, item: Record, *, with_options: bool) -> str:
     """Describe one item of an order; its options are added when asked or when the product repeats in the order.
 
@@ -336,84 +363,7 @@ def find_method(var: str, method: Record) -> str:
     return f"{var} = [pid for pid, m in user['payment_methods'].items() if {condition}][0]\n"
 
 
-# --- addresses -----------------------------------------------------------------------------------------------------
-
-ADDRESS_KEYS = ("address1", "address2", "city", "state", "country", "zip")
-
-
-def new_address(rng: np.random.Generator, *, second_line: float = 0.8) -> Record:
-    """A fresh US address drawn from the generator's vocabulary.
-
-    Args:
-        rng: The generator.
-        second_line: Chance that it has a second line.
-
-    Returns:
-        The address, with the keys of :data:`ADDRESS_KEYS`.
-    """
-    city = pick(rng, CITIES)
-    number = int(rng.integers(STREET_NUMBER_RANGE[0], STREET_NUMBER_RANGE[1] + 1))
-    line2 = ""
-    if chance(rng, second_line):
-        fmt = pick(rng, ADDRESS2_FORMATS)
-        line2 = fmt["template"].format(n=int(rng.integers(fmt["low"], fmt["high"] + 1)))
-    return {
-        "address1": f"{number} {pick(rng, STREET_NAMES)} {pick(rng, STREET_SUFFIXES)}",
-        "address2": line2,
-        "city": city["city"],
-        "state": city["state"],
-        "country": "USA",
-        "zip": f"{int(rng.integers(city['zip_low'], city['zip_high'] + 1)):05d}",
-    }
-
-
-def address_phrase(address: Mapping[str, str]) -> str:
-    """An address as one line of text.
-
-    Args:
-        address: The address.
-
-    Returns:
-        E.g. ``"88 Lakeview Drive, Apt 4B, Saint Paul, MN 55102, USA"``.
-    """
-    lines = [address["address1"], address["address2"]] if address["address2"] else [address["address1"]]
-    return ", ".join([*lines, address["city"], f"{address['state']} {address['zip']}", address["country"]])
-
-
-def address_args(address: Mapping[str, str]) -> str:
-    """Keyword arguments of the address tools for an address.
-
-    Args:
-        address: The address.
-
-    Returns:
-        ``"address1='…', address2='…', city='…', state='…', country='…', zip='…'"``.
-    """
-    return ", ".join(f"{key}={address[key]!r}" for key in ADDRESS_KEYS)
-
-
-def plain_address(address: Mapping[str, str]) -> dict[str, str]:
-    """An address with exactly the keys of :data:`ADDRESS_KEYS`, in that order.
-
-    Args:
-        address: The address.
-
-    Returns:
-        A new dict.
-    """
-    return {key: address[key] for key in ADDRESS_KEYS}
-
-
-def cap(text: str) -> str:
-    """Capitalise the first letter only.
-
-    Args:
-        text: The text.
-
-    Returns:
-        The text with an upper-case first letter.
-    """
-    return text[:1].upper() + text[1:]
+# --- questions -----------------------------------------------------------------------------------------------------
 
 
 NO_CHANGE = (" Please don't change anything.", " Just tell me; don't change anything.", "")
@@ -432,25 +382,3 @@ def ask(rng: np.random.Generator, intro: str, questions: Sequence[str]) -> str:
         The instruction.
     """
     return f"{intro} {pick(rng, questions)}{pick(rng, NO_CHANGE)}"
-
-
-def address_near_miss(
-    address: Mapping[str, str], old: Mapping[str, str]
-) -> tuple[str, dict[str, str]] | None:
-    """A near-miss of a new address: one field left as it was in the old one, or the second line dropped.
-
-    Args:
-        address: The wanted address.
-        old: The address it replaces.
-
-    Returns:
-        What the near-miss gets wrong and its address, or ``None`` when no field can be got wrong that way.
-    """
-    new = plain_address(address)
-    if new["address2"] and old.get("address2") != new["address2"]:
-        return "keeps the old second address line", {**new, "address2": old.get("address2", "")}
-    if old.get("zip") != new["zip"]:
-        return "keeps the old zip code", {**new, "zip": old["zip"]}
-    if new["address2"]:
-        return "drops the second address line", {**new, "address2": ""}
-    return None

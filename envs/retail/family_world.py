@@ -1,11 +1,14 @@
 """The world side of the retail task families: drawing cases with an rng, and reading the world's tables.
 
-Families only read the shared world. :func:`index` lists users and orders by status once per loaded world, so a
-family can draw a fitting case without scanning every table on each request.
+Families only read the shared world. :func:`index` lists users, products and orders by status once per loaded
+world, so a family can draw a fitting case without scanning every table on each request. A family is written as a
+build step, which makes a task from one candidate (an order, a user or a product) or finds that it does not fit,
+and :func:`drawn_from` turns it into the family's maker, which tries random candidates until one fits.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +20,17 @@ from toolgym.tasks.format import CodeAsTask
 from toolgym.world import World
 
 Record = dict[str, Any]
+Spec = Mapping[str, Any]
 T = TypeVar("T")
+
+Maker = Callable[[World, Spec, np.random.Generator], CodeAsTask | None]
+"""A family's ``make`` (see :class:`~toolgym.tasks.scripted.TaskFamily`): a task drawn from a world, or ``None``."""
 
 TRIES = 40
 """Cases a family draws before it gives up on a world."""
 INDEX_CACHE_SIZE = 16
+STATUSES = ("pending", "processed", "delivered", "cancelled")
+"""The order statuses, in the order families list a user's orders by status."""
 
 _INDEXES: OrderedDict[str, WorldIndex] = OrderedDict()
 
@@ -99,25 +108,50 @@ class WorldIndex:
 
     Attributes:
         users: User ids, in table order.
+        products: Product ids, in table order.
         orders: Order ids by status, in table order.
         user_orders: Each user's order ids by status.
     """
 
     users: tuple[str, ...]
+    products: tuple[str, ...]
     orders: Mapping[str, tuple[str, ...]]
     user_orders: Mapping[str, Mapping[str, tuple[str, ...]]]
 
-    def of_user(self, user_id: str, status: str) -> tuple[str, ...]:
-        """A user's orders with a status.
+    def with_status(self, *statuses: str) -> tuple[str, ...]:
+        """The orders with any of these statuses.
+
+        Args:
+            statuses: The statuses.
+
+        Returns:
+            Order ids, status by status, each in table order.
+        """
+        return tuple(o for status in statuses for o in self.orders.get(status, ()))
+
+    def of_user(self, user_id: str, *statuses: str) -> tuple[str, ...]:
+        """A user's orders with any of these statuses.
 
         Args:
             user_id: The user.
-            status: The status.
+            statuses: The statuses.
+
+        Returns:
+            Order ids, status by status, each in the user's order.
+        """
+        mine = self.user_orders.get(user_id, {})
+        return tuple(o for status in statuses for o in mine.get(status, ()))
+
+    def others(self, order: Record) -> tuple[str, ...]:
+        """The other orders of an order's user that have its status (what a near-miss may act on by mistake).
+
+        Args:
+            order: The order.
 
         Returns:
             Order ids, in the user's order.
         """
-        return self.user_orders.get(user_id, {}).get(status, ())
+        return tuple(o for o in self.of_user(order["user_id"], order["status"]) if o != order["order_id"])
 
 
 def index(world: World) -> WorldIndex:
@@ -147,6 +181,7 @@ def index(world: World) -> WorldIndex:
         by_status.setdefault(order["status"], []).append(order_id)
     built = WorldIndex(
         tuple(users),
+        tuple(key for key, _ in world.table("products")),
         {k: tuple(v) for k, v in by_status.items()},
         {u: {k: tuple(v) for k, v in s.items()} for u, s in per_user.items()},
     )
@@ -203,6 +238,19 @@ def amount(order: Record) -> float:
     return value
 
 
+def covers(method: Record, price: float) -> bool:
+    """Whether a payment method can pay an amount: any but a gift card can, a gift card up to its balance.
+
+    Args:
+        method: The payment method.
+        price: The amount.
+
+    Returns:
+        True when the tools would accept the method for that amount.
+    """
+    return bool(method["source"] != "gift_card" or method["balance"] >= price)
+
+
 def distinct_items(order: Record) -> bool:
     """Whether no item id repeats in an order (item-level families avoid the rare repeats).
 
@@ -234,3 +282,52 @@ def one_option_away(product: Record, options: Mapping[str, str]) -> list[tuple[s
         if len(differing) == 1:
             found.append((differing[0], variant))
     return found
+
+
+# --- families ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One request to a family: the world a task is drawn from, and what the family draws it with.
+
+    Attributes:
+        world: The shared world (read-only).
+        spec: The spec the world was built from; the task carries it.
+        rng: The generator, the family's only source of randomness.
+        index: The world's index.
+    """
+
+    world: World
+    spec: Spec
+    rng: np.random.Generator
+    index: WorldIndex
+
+
+Candidates = Callable[[Draw], Sequence[str]]
+"""Lists what a family builds its tasks from (order, user or product ids), in a fixed order."""
+Build = Callable[[Draw, str], CodeAsTask | None]
+"""A family's build step: a task made from one candidate, or ``None`` when the candidate does not fit."""
+
+
+def drawn_from(candidates: Candidates) -> Callable[[Build], Maker]:
+    """Turn a family's build step into its maker, which tries random candidates (see :func:`first_found`).
+
+    The build step's own docstring describes the family; the maker keeps it.
+
+    Args:
+        candidates: What the family builds its tasks from.
+
+    Returns:
+        A decorator for the build step.
+    """
+
+    def decorate(build: Build) -> Maker:
+        @functools.wraps(build)
+        def make(world: World, spec: Spec, rng: np.random.Generator) -> CodeAsTask | None:
+            draw = Draw(world, spec, rng, index(world))
+            return first_found(rng, candidates(draw), lambda key: build(draw, key))
+
+        return make
+
+    return decorate

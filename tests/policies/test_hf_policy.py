@@ -66,6 +66,20 @@ def test_the_prefix_cache_changes_no_output(policy: TransformersPolicy) -> None:
     assert cached == plain
 
 
+def test_a_lone_conversation_reuses_the_kept_opening(policy: TransformersPolicy) -> None:
+    # A guided call cut by the token limit goes on alone; it must not pay for the opening again or evict it.
+    greedy = Sampling(temperature=0, max_new_tokens=4)
+    policy.generate(conversations(3), sampling=greedy)
+    kept = dict(policy._prefix_caches)
+    (key, cache), *_ = reversed(kept.items())
+    ids = policy.tokenizer(policy.render(conversations(1)[0], None), add_special_tokens=False)["input_ids"]
+    assert policy._prefix([ids]) == (len(key), cache)
+    policy.generate(conversations(1), sampling=greedy)
+    assert policy._prefix_caches == kept
+    unrelated = policy.tokenizer("something else entirely " * 20, add_special_tokens=False)["input_ids"]
+    assert policy._prefix([unrelated]) == (0, None)
+
+
 def test_a_seed_makes_sampling_repeatable(policy: TransformersPolicy) -> None:
     hot = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=16, seed=7)
     first = policy.generate(conversations(3), sampling=hot)

@@ -28,6 +28,8 @@ MAX_GUIDED_TOKENS = 4096
 """Most tokens a guided turn may take in all when it has to go on past the token limit to become a valid action."""
 MIN_CACHED_PREFIX = 32
 """Shortest shared opening (in tokens) worth caching."""
+MAX_CACHED_PREFIXES = 4
+"""Openings kept at once (one per domain and prompt a process generates for)."""
 
 
 def cache_dir() -> Path:
@@ -127,6 +129,46 @@ def template_action_format(template: str | None) -> str:
     return "json"
 
 
+def template_supports_tools(tokenizer: Any) -> bool:
+    """Whether a tokenizer's chat template lists tools passed to ``apply_chat_template(…, tools=…)``.
+
+    Args:
+        tokenizer: A tokenizer with a chat template.
+
+    Returns:
+        ``True`` when the template mentions ``tools``.
+    """
+    return "tools" in (tokenizer.chat_template or "")
+
+
+def render_conversation(
+    tokenizer: Any,
+    conversation: Conversation,
+    tools: ToolSchemas | None,
+    *,
+    add_generation_prompt: bool = True,
+) -> str:
+    """A conversation as text through a tokenizer's chat template, the way :class:`TransformersPolicy` shows it.
+
+    Training code renders trajectories with this same function, so a fine-tuned model sees exactly what the
+    policy saw when it acted.
+
+    Args:
+        tokenizer: The tokenizer whose chat template renders the messages.
+        conversation: The messages.
+        tools: Tool schemas, shown only if the template supports them.
+        add_generation_prompt: End with the opening of an assistant turn.
+
+    Returns:
+        The text.
+    """
+    kwargs: dict[str, Any] = {"tools": list(tools)} if tools and template_supports_tools(tokenizer) else {}
+    text = tokenizer.apply_chat_template(
+        list(conversation), tokenize=False, add_generation_prompt=add_generation_prompt, **kwargs
+    )
+    return str(text)
+
+
 class TransformersPolicy:
     """A local ``transformers`` causal LM as a policy; one batched, left-padded ``generate`` call per batch.
 
@@ -181,7 +223,7 @@ class TransformersPolicy:
         self._prefix_caches: dict[tuple[int, ...], Any] = {}
         self._ll_tokenizer: Any = None
         self.name = name or f"hf:{self.model_id}"
-        self.template_supports_tools = "tools" in (self.tokenizer.chat_template or "")
+        self.template_supports_tools = template_supports_tools(self.tokenizer)
         self.action_format = action_format or template_action_format(self.tokenizer.chat_template)
 
     def _load(self, spec: str, torch_dtype: Any) -> tuple[Any, Any]:
@@ -206,11 +248,7 @@ class TransformersPolicy:
         Returns:
             The prompt.
         """
-        kwargs: dict[str, Any] = {"tools": list(tools)} if tools and self.template_supports_tools else {}
-        text = self.tokenizer.apply_chat_template(
-            list(conversation), tokenize=False, add_generation_prompt=True, **kwargs
-        )
-        return str(text)
+        return render_conversation(self.tokenizer, conversation, tools)
 
     def generate(
         self,
@@ -257,6 +295,14 @@ class TransformersPolicy:
         from transformers import DynamicCache
 
         shortest = min(len(r) for r in rows) - 1  # every row keeps at least one token to feed
+        # A kept opening that every row starts with serves as it is: a single row carried on (a guided call cut by
+        # the token limit) must not pay for the domain's long opening again, nor push it out of the cache.
+        for key in reversed(list(self._prefix_caches)):
+            if len(key) <= shortest and all(tuple(r[: len(key)]) == key for r in rows):
+                self._prefix_caches[key] = self._prefix_caches.pop(key)  # most recently used last
+                return len(key), self._prefix_caches[key]
+        if len(rows) == 1:
+            return 0, None
         n = 0
         first = rows[0]
         while n < shortest and all(r[n] == first[n] for r in rows):
@@ -264,14 +310,14 @@ class TransformersPolicy:
         if n < MIN_CACHED_PREFIX:
             return 0, None
         key = tuple(first[:n])
-        cached = self._prefix_caches.get(key)
-        if cached is None:
-            cached = DynamicCache(config=self.model.config)
-            with torch.inference_mode():
-                self.model(
-                    input_ids=torch.tensor([first[:n]], device=self.device), cache=cached, use_cache=True
-                )
-            self._prefix_caches = {key: cached}  # one domain's opening at a time is what rollouts need
+        cached = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([first[:n]], device=self.device), cache=cached, use_cache=True)
+        self._prefix_caches[key] = cached
+        while (
+            len(self._prefix_caches) > MAX_CACHED_PREFIXES
+        ):  # a few domains' openings, least recently used out
+            self._prefix_caches.pop(next(iter(self._prefix_caches)))
         return n, cached
 
     def _guide(self, grammars: Sequence[str | None], settings: Sampling) -> Any:
