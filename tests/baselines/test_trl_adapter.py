@@ -22,6 +22,8 @@ from toolgym.baselines.trl import (
 
 from toolgym.testing import tiny_llama
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+
 CAT = "toolgym/Retail-CaT-v1"
 STATUS_TASK = "retail-f336562e6aae5f00"  # "Where does my order #W2163810 stand?" - judged on the answer
 ORDER = "#W2163810"
@@ -156,7 +158,8 @@ def test_get_reward_alone_scores_without_an_answer(adapter: Any) -> None:
 
 def test_free_play_envs_score_zero() -> None:
     env = environment_factory("toolgym/Retail-v0")()
-    assert "no task" in env.reset(seed=3).lower() or env.reset(seed=3)
+    assert env.reset(seed=3, task_id=None) == env.env.unwrapped.opening({})[0]
+    assert env.list_all_product_types().startswith("{")
     assert toolgym_reward([[{"role": "assistant", "content": "Hello!"}]], environments=[env]) == [0.0]
 
 

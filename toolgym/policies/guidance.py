@@ -211,13 +211,26 @@ class ActionGuide:
         Returns:
             A one-row guide sharing the row's grammar state.
         """
+        return self.for_rows([row], [last_token])
+
+    def for_rows(self, rows: Sequence[int], last_tokens: Sequence[int | None]) -> ActionGuide:
+        """A guide that carries on some rows of this batch, together, where generation stopped.
+
+        Args:
+            rows: The batch rows, in the order of the new batch.
+            last_tokens: Each row's last sampled token, which this guide had not yet seen (``None``: it has).
+
+        Returns:
+            A guide over those rows sharing their grammar states.
+        """
         import llguidance.torch
 
-        matcher = self.matchers[row]
-        if matcher is not None and not matcher.is_stopped():
-            matcher.consume_token(last_token)
+        matchers = [self.matchers[row] for row in rows]
+        for matcher, token in zip(matchers, last_tokens, strict=True):
+            if token is not None and matcher is not None and not matcher.is_stopped():
+                matcher.consume_token(token)
         follow = copy.copy(self)
-        follow.matchers = [matcher]
-        follow.bitmask = llguidance.torch.allocate_token_bitmask(1, self.n_tokens)
+        follow.matchers = matchers
+        follow.bitmask = llguidance.torch.allocate_token_bitmask(len(rows), self.n_tokens)
         follow.started = False
         return follow

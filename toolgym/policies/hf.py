@@ -343,20 +343,40 @@ class TransformersPolicy:
         guide = self._guide(grammars, settings) if grammars and any(g is not None for g in grammars) else None
         new_ids = self._run_generate(rows, settings, guide)
         if guide is not None:
-            stops = self._stop_ids()
-            for row in range(len(rows)):
-                # A guided call cut off by the token limit is not yet a valid action: it goes on from where it
-                # stopped, under the same grammar, until the grammar ends it (every grammar here is bounded).
-                for _ in range(max(1, MAX_GUIDED_TOKENS // settings.max_new_tokens)):
-                    if guide.matchers[row] is None or any(t in stops for t in new_ids[row]):
-                        break
-                    follow = guide.for_row(row, last_token=new_ids[row][-1])
-                    if follow.matchers[
-                        0
-                    ].is_accepting():  # cut, but already whole (a message): nothing to add
-                        break
-                    new_ids[row] += self._run_generate([rows[row] + new_ids[row]], settings, follow)[0]
+            self._finish_cut_calls(rows, new_ids, settings, guide)
         return [str(t) for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
+
+    def _finish_cut_calls(
+        self, rows: list[list[int]], new_ids: list[list[int]], settings: Sampling, guide: Any
+    ) -> None:
+        """Carry on, under their grammars, the guided rows the token limit cut before they were valid actions.
+
+        Every grammar here is bounded, so this ends; the rows still open go on together, one batch a round.
+        """
+        stops = self._stop_ids()
+        finished: set[int] = set()
+        for _ in range(max(1, MAX_GUIDED_TOKENS // settings.max_new_tokens)):
+            open_rows, last_tokens = [], []
+            for row in range(len(rows)):
+                if row in finished or guide.matchers[row] is None or any(t in stops for t in new_ids[row]):
+                    continue
+                open_rows.append(row)
+                last_tokens.append(new_ids[row][-1])
+            if not open_rows:
+                return
+            seen = guide.for_rows(open_rows, last_tokens)
+            carried = []
+            for row, matcher in zip(open_rows, seen.matchers, strict=True):
+                if matcher.is_accepting():  # cut, but already whole (a message): nothing to add
+                    finished.add(row)
+                else:
+                    carried.append(row)
+            if not carried:
+                return
+            follow = guide.for_rows(carried, [None] * len(carried))
+            more = self._run_generate([rows[r] + new_ids[r] for r in carried], settings, follow)
+            for row, ids in zip(carried, more, strict=True):
+                new_ids[row] += ids
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
