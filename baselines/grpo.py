@@ -41,14 +41,11 @@ class SettingsError(ValueError):
 class GRPOSettings:
     """Everything a GRPO run depends on; the defaults fit a CPU. ``None`` means "decide from the hardware"."""
 
-    model: str = (
-        "hf:default"  # hf:default (embedded SmolLM2-135M-Instruct), hf:<folder or hub id>, or tiny (tests)
-    )
+    # hf:default (the embedded SmolLM2-135M-Instruct), hf:<folder or hub id>, or tiny (a random model, for tests)
+    model: str = "hf:default"
     env_id: str = "toolgym/Retail-CaT-v1"
     split: str = "train"
-    action_format: str = (
-        "auto"  # auto: the chat template's tool-call format; or any toolgym format (code, json)
-    )
+    action_format: str = "auto"  # the chat template's tool-call format, or any toolgym format (code, json)
     tools: list[str] | None = None  # show only these tools (tool-calling path)
     max_tasks: int | None = None  # train on the split's first tasks only
     samples: int = 1  # dataset rows per task

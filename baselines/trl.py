@@ -274,6 +274,7 @@ def task_dataset(
     system_prompt: bool | str = True,
     list_tools: bool | None = None,
     max_tasks: int | None = None,
+    action_format: str = "hermes",
     **env_kwargs: Any,
 ) -> Any:
     """A GRPO training set: one row per episode, for both :func:`environment_factory` and :func:`make_rollout_func`.
@@ -292,15 +293,17 @@ def task_dataset(
         list_tools: List the tools as Python signatures in the system prompt (default: for formats other than
             :data:`TEMPLATE_FORMATS`, whose tools no chat template shows).
         max_tasks: Keep only the first tasks of the split.
-        **env_kwargs: More arguments for ``gym.make``, e.g. ``action_format`` (the format the system prompt
-            describes: the chat template's for tool calling, ``"code"`` for the rollout function).
+        action_format: The format the system prompt teaches: the chat template's tool-call format for
+            :func:`environment_factory` (``"hermes"`` for Qwen-style templates and the embedded SmolLM2,
+            ``"llama3"`` for Llama 3.1), the rollout's format (e.g. ``"code"``) for :func:`make_rollout_func`.
+        **env_kwargs: More arguments for ``gym.make``.
 
     Returns:
         A ``datasets.Dataset`` with ``prompt``, ``task_id`` and ``seed`` columns.
     """
     from datasets import Dataset  # type: ignore[import-untyped,unused-ignore]
 
-    env = gym.make(env_id, **_env_kwargs(env_id, split, env_kwargs))
+    env = gym.make(env_id, action_format=action_format, **_env_kwargs(env_id, split, env_kwargs))
     try:
         inner = env.unwrapped
         if not isinstance(inner, ToolEnv):
