@@ -8,7 +8,7 @@
 When the action format is the one the model's chat template writes tool calls in (``hermes`` for the embedded
 SmolLM2 with its Qwen2.5 template, ``llama3`` for Llama 3.1), TRL runs the tool calls through
 :func:`~toolgym.baselines.trl.environment_factory`; any other format (``code``, ``json``) is played by
-:func:`~toolgym.baselines.trl.make_rollout_func`. Either way the reward is the task verifier's, through
+:func:`~toolgym.baselines.trl_rollout.make_rollout_func`. Either way the reward is the task verifier's, through
 :func:`~toolgym.baselines.trl.toolgym_reward`.
 """
 
@@ -291,7 +291,8 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
         ValueError: For vLLM with an action format that needs the rollout function.
     """
     import torch
-    from toolgym.baselines.trl import environment_factory, make_rollout_func, task_dataset, toolgym_reward
+    from toolgym.baselines.trl import environment_factory, task_dataset, toolgym_reward
+    from toolgym.baselines.trl_rollout import make_rollout_func
     from trl.trainer.grpo_config import GRPOConfig
     from trl.trainer.grpo_trainer import GRPOTrainer
 

@@ -9,7 +9,7 @@ Two ways to train on any toolgym env id (TRL 1.16)::
 * **Tool calling** (``environment_factory``): each adapter instance wraps one env; its public methods are the env's
   tools, so TRL lists them through the chat template, parses the model's calls, runs them (each steps the env with
   a structured call) and masks the tool results from the loss.
-* **Rollout function** (``make_rollout_func``) for action formats that TRL does not parse (``code``, ``json``):
+* **Rollout function** (:func:`toolgym.baselines.trl_rollout.make_rollout_func`) for action formats that TRL does not parse (``code``, ``json``):
   episodes are played here with the trainer's model, the env parses the model's text, and observation tokens get
   ``env_mask`` 0.
 
@@ -25,7 +25,6 @@ answer then always fail. A rollout cut by the budget or the tool-call limit has 
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 import json
@@ -38,7 +37,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from toolgym.env import ToolEnv
-from toolgym.prompting import observation_message, tool_signatures
+from toolgym.prompting import tool_signatures
 from toolgym.rollout import plan_episodes
 
 EPISODE_OVER = "The episode is over: tools do nothing now. Reply to the user without calling tools."
@@ -370,184 +369,3 @@ def toolgym_reward(
     if reward is not None:
         return [float(r) for r in reward]
     raise ValueError("toolgym_reward needs an environment_factory adapter or a toolgym rollout_func")
-
-
-def _training_template(tokenizer: Any, trainer: Any) -> str | None:
-    """The chat template to render turns with: multi-turn token slicing needs a prefix-preserving one."""
-    from trl.chat_template_utils import get_training_chat_template, is_chat_template_prefix_preserving
-
-    chosen = getattr(trainer, "chat_template", None)
-    if chosen is None and not is_chat_template_prefix_preserving(tokenizer):
-        chosen = get_training_chat_template(tokenizer)
-    return chosen if isinstance(chosen, str) else None
-
-
-def _prompt_key(prompt: Sequence[Mapping[str, Any]]) -> tuple[str | None, int]:
-    for message in reversed(prompt):
-        if message.get("seed") is not None:
-            return message.get("task_id"), int(message["seed"])
-    raise ValueError("a toolgym rollout needs prompts from task_dataset(), which carry the task id and seed")
-
-
-class _Rollout:
-    """One call of the rollout function: a batch of episodes played turn by turn with the trainer's model."""
-
-    def __init__(self, trainer: Any, envs: list[gym.Env[str, str]], budget: int, turn_tokens: int) -> None:
-        from transformers import GenerationConfig
-
-        self.tokenizer = trainer.processing_class
-        self.model = trainer.accelerator.unwrap_model(trainer.model)
-        self.template = _training_template(self.tokenizer, trainer)
-        self.template_kwargs: dict[str, Any] = dict(getattr(trainer, "chat_template_kwargs", None) or {})
-        self.envs, self.budget, self.turn_tokens = envs, budget, turn_tokens
-        # The trainer's sampling settings (temperature, top-p, …); only the token limit changes turn by turn.
-        config = getattr(trainer, "generation_config", None)
-        self.config = copy.deepcopy(config) if config is not None else GenerationConfig(do_sample=True)  # type: ignore[no-untyped-call]
-        self.end = int(self.tokenizer.eos_token_id)
-        eos = self.model.generation_config.eos_token_id
-        self.eos = {int(t) for t in (eos if isinstance(eos, list) else [eos]) if t is not None} | {self.end}
-        pad = self.tokenizer.pad_token_id
-        self.pad = int(pad) if pad is not None else self.end
-
-    def _render(self, messages: list[dict[str, Any]], **kwargs: Any) -> list[int]:
-        kwargs.update(self.template_kwargs)
-        ids = self.tokenizer.apply_chat_template(
-            messages, tokenize=True, return_dict=False, chat_template=self.template, **kwargs
-        )
-        return [int(t) for t in ids]
-
-    def _observation_ids(self, message: dict[str, Any]) -> list[int]:
-        """Tokens that close the assistant's turn, carry the observation and open the next assistant turn."""
-        # The difference of two small conversations, the way TRL renders tool results.
-        base = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
-        prefix = self._render(base)
-        full = self._render([*base, message], add_generation_prompt=True)
-        ends = [i for i, t in enumerate(prefix) if t in self.eos]
-        cut = ends[-1] + 1 if ends else len(prefix)
-        if full[:cut] != prefix[:cut]:
-            raise ValueError("the chat template is not prefix-preserving")
-        return full[cut:]
-
-    def _start(self, prompt: Sequence[Mapping[str, Any]], env: gym.Env[str, str]) -> list[int]:
-        task_id, seed = _prompt_key(prompt)
-        obs, info = env.reset(seed=seed, options={"task_id": task_id} if task_id is not None else None)
-        messages = [{"role": m["role"], "content": m.get("content") or ""} for m in prompt]
-        messages[-1]["content"] = f"{messages[-1]['content']}\n\n{obs}".lstrip("\n")
-        # Tools go through the chat template only in its own call format; the code format lists them as functions.
-        native = info.get("action_format") == _template_format(self.tokenizer)
-        return self._render(
-            messages, add_generation_prompt=True, **({"tools": info["tools"]} if native else {})
-        )
-
-    def _generate(self, rows: list[list[int]], max_new: int) -> list[list[int]]:
-        import torch
-
-        width = max(len(r) for r in rows)
-        device = self.model.device
-        ids = torch.tensor([[self.pad] * (width - len(r)) + r for r in rows], device=device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
-        config = copy.deepcopy(self.config)
-        config.max_new_tokens, config.pad_token_id = max_new, self.pad
-        with torch.no_grad():
-            out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-        return [[int(t) for t in row] for row in out[:, width:].tolist()]
-
-    def _advance(self, i: int, tokens: list[int], room: int) -> bool:
-        """Add a generated turn to episode ``i`` and step its env; whether the episode goes on."""
-        ends = [k for k, t in enumerate(tokens) if t in self.eos]
-        tokens = (tokens[: ends[0] + 1] if ends else tokens)[:room]  # padding follows the turn's end
-        self.completion[i] += tokens
-        self.mask[i] += [1] * len(tokens)
-        env = self.envs[i]
-        if not (tokens and tokens[-1] in self.eos):
-            if len(self.completion[i]) >= self.budget:  # out of tokens mid-turn: the half action is not run
-                self.rewards[i] = _cut_off_reward(env)
-                return False
-            # Cut by the turn limit: closed with an end token the model did not write, so not trained on.
-            self.completion[i].append(self.end)
-            self.mask[i].append(0)
-        obs, reward, terminated, truncated, info = env.step(
-            self.tokenizer.decode(tokens, skip_special_tokens=True)
-        )
-        if terminated or truncated:
-            self.rewards[i] = float(reward)
-            return False
-        suffix = self._observation_ids(observation_message(obs, info.get("action_type")))
-        if len(self.completion[i]) + len(suffix) >= self.budget:  # no room left to answer the observation
-            self.rewards[i] = _cut_off_reward(env)
-            return False
-        self.completion[i] += suffix
-        self.mask[i] += [0] * len(suffix)
-        return True
-
-    def play(self, prompts: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
-        prompt_ids = [self._start(p, env) for p, env in zip(prompts, self.envs, strict=True)]
-        self.completion: list[list[int]] = [[] for _ in prompts]
-        self.mask: list[list[int]] = [[] for _ in prompts]
-        self.rewards = [0.0] * len(prompts)
-        active = list(range(len(prompts)))
-        while active:
-            room = [self.budget - len(self.completion[i]) for i in active]
-            new = self._generate(
-                [prompt_ids[i] + self.completion[i] for i in active], min(max(room), self.turn_tokens)
-            )
-            active = [
-                i for i, tokens, r in zip(active, new, room, strict=True) if self._advance(i, tokens, r)
-            ]
-        return {
-            "prompt_ids": prompt_ids,
-            "completion_ids": self.completion,
-            "logprobs": None,
-            "env_mask": self.mask,
-            "reward": self.rewards,
-        }
-
-
-def _template_format(tokenizer: Any) -> str:
-    from toolgym.policies.hf import template_action_format
-
-    return template_action_format(getattr(tokenizer, "chat_template", None))
-
-
-def make_rollout_func(
-    env_id: str,
-    *,
-    max_turns: int = 8,
-    max_completion_length: int | None = None,
-    max_turn_tokens: int | None = None,
-    **env_kwargs: Any,
-) -> Callable[[list[Any], Any], dict[str, Any]]:
-    """A ``GRPOTrainer(rollout_func=…)`` that plays toolgym episodes with the trainer's model, for any action format.
-
-    Each prompt (from :func:`task_dataset`) names its task and seed; its episode is reset, the instruction fills the
-    user message, and the model and the env take turns: the env parses the model's text with its action format and
-    its observation comes back as a ``tool`` or ``user`` message, rendered with the chat template and masked from
-    the loss (``env_mask`` 0). An episode stops when the env ends it, or when the token budget runs out (it is then
-    scored like one cut off at the turn limit). Pair it with ``reward_funcs=[toolgym_reward]``.
-
-    Args:
-        env_id: A registered toolgym id.
-        max_turns: Agent turns per episode (the env's turn limit).
-        max_completion_length: Token budget of a whole episode, observations included (default and upper bound:
-            the trainer's ``max_completion_length``).
-        max_turn_tokens: Most tokens of one model turn (default: the budget).
-        **env_kwargs: More arguments for ``gym.make`` (e.g. ``action_format="code"``, ``max_observation_chars``).
-
-    Returns:
-        The rollout function; it returns ``prompt_ids``, ``completion_ids``, ``logprobs`` (``None``), ``env_mask``
-        and ``reward``, one entry per prompt.
-    """
-    kwargs = _env_kwargs(env_id, "all", env_kwargs)
-    kwargs["max_turns"] = max_turns
-    envs: list[gym.Env[str, str]] = []  # kept across calls: an env is made once and reset for every episode
-
-    def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
-        while len(envs) < len(prompts):
-            envs.append(gym.make(env_id, **kwargs))
-        budget = int(trainer.max_completion_length)
-        if max_completion_length is not None:
-            budget = min(budget, max_completion_length)
-        turn = min(budget, max_turn_tokens) if max_turn_tokens is not None else budget
-        return _Rollout(trainer, envs[: len(prompts)], budget, turn).play(prompts)
-
-    return rollout_func

@@ -15,10 +15,10 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 from toolgym.baselines.trl import (
     EPISODE_OVER,
     environment_factory,
-    make_rollout_func,
     task_dataset,
     toolgym_reward,
 )
+from toolgym.baselines.trl_rollout import make_rollout_func
 
 from toolgym.testing import tiny_llama
 
