@@ -16,6 +16,7 @@ from .bank import (
     load_bank,
     read_manifest,
     read_tasks,
+    shipped_banks,
     stratified_splits,
     write_bank,
 )
@@ -27,7 +28,13 @@ from .user_banks import env_name, register_bank, registered_banks, unregister_ba
 from .validate import STAGES, TaskRunner, validate_many
 
 
+def _resolve(path: Path) -> Path:
+    """A shipped bank's name (``retail-v1``) stands for its folder; anything else is a path."""
+    return shipped_banks().get(str(path), path) if not path.exists() else path
+
+
 def _read(path: Path) -> list[CodeAsTask]:
+    path = _resolve(path)
     if path.is_dir():
         return (
             list(load_bank(path).tasks)
@@ -121,7 +128,7 @@ def bank_stats_command(args: argparse.Namespace) -> int:
     except (OSError, BankError, TaskFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    yields = _recorded_yields(path)
+    yields = _recorded_yields(_resolve(path))
     if args.validate:
         with TaskRunner() as runner:
             report = validate_many(tasks, runner)
@@ -230,7 +237,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     st = cmds.add_parser(
         "stats", help="counts per skill and tool, solution lengths, duplicates, stage yields"
     )
-    st.add_argument("path", help="a .jsonl file of tasks or a bank folder")
+    st.add_argument("path", help="a .jsonl file of tasks, a bank folder or a shipped bank's name")
     st.add_argument("--validate", action="store_true", help="run the filter now for the stage yields")
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(func=bank_stats_command)

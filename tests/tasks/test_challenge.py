@@ -189,3 +189,13 @@ def test_the_scripted_command_writes_a_bank_that_registers(
     assert sorted(env.unwrapped.task_ids) == sorted(t.id for t in kept)
     env.close()
     del gym.registry["toolgym/MineScripted-CaT-v0"]
+
+
+def test_stats_of_a_shipped_bank_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    from toolgym.cli import main
+
+    assert main(["bank", "stats", "retail-v0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("36 tasks · train 26, test 10") and "deterministic" in out
+    assert main(["bank", "stats", "no-such-bank.jsonl"]) == 2
+    assert "no-such-bank.jsonl" in capsys.readouterr().err
