@@ -242,16 +242,11 @@ def load_model_and_tokenizer(spec: str, dtype: str | None = None) -> tuple[Any, 
         from toolgym.testing import tiny_llama
 
         return tiny_llama()
-    backend, _, target = spec.partition(":")
-    if backend != "hf" or not target:
-        raise ValueError(
-            f"a model spec looks like 'hf:default', 'hf:<folder or hub id>' or 'tiny', got {spec!r}"
-        )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from toolgym.policies.hf import DEFAULT_MODEL, prepare_embedded
+    from .sft import model_source
 
-    source: str | Path = prepare_embedded() if target == DEFAULT_MODEL else target
+    source = model_source(spec)
     torch_dtype = getattr(torch, dtype or ("bfloat16" if torch.cuda.is_available() else "float32"))
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)

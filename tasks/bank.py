@@ -332,6 +332,19 @@ def tools_called(source: str) -> set[str]:
     return {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
 
 
+def authors(tasks: Iterable[CodeAsTask]) -> dict[str, int]:
+    """How many tasks each author wrote (``provenance["author"]``, else ``["source"]``), the most prolific first.
+
+    Args:
+        tasks: The tasks.
+
+    Returns:
+        ``{author: tasks}``; tasks that name no author count as ``"unknown"``.
+    """
+    names = (str(t.provenance.get("author", t.provenance.get("source", "unknown"))) for t in tasks)
+    return dict(Counter(names).most_common())
+
+
 def composition(tasks: Iterable[CodeAsTask]) -> dict[str, Any]:
     """What a bank's example solutions do: tasks per write tool, and tasks that only read.
 
@@ -375,6 +388,7 @@ __all__ = [
     "BankError",
     "TaskFormatError",
     "atomic_write",
+    "authors",
     "composition",
     "load_bank",
     "read_manifest",

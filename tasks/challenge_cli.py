@@ -61,14 +61,9 @@ def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Proposal]
         yield from challenger.propose(args.n, seed=args.seed, progress=not args.quiet)
 
     settings = {
-        "challenger": "llm",
+        **challenger.settings(),
         "policy": args.policy,
-        "model": args.model,
-        "explore_turns": args.explore_turns,
-        "sampling": explore.to_dict(),
-        "write_sampling": write.to_dict(),
-        "world_seeds": seeds,
-        "guided": args.guided,
+        "served_model": args.model,
         "max_observation_chars": args.max_observation_chars,
         "seed": args.seed,
     }

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 from .bank import (
     MANIFEST_FILE,
     TASKS_FILE,
     BankError,
+    authors,
     composition,
     load_bank,
     read_manifest,
@@ -95,7 +95,6 @@ def bank_build(args: argparse.Namespace) -> int:
     kept = [t for t in tasks if t.id in kept_ids]
     if args.stratify:
         kept = stratified_splits(kept, skill_of)
-    sources = Counter(str(t.provenance.get("author", t.provenance.get("source", "unknown"))) for t in kept)
     bank = write_bank(
         kept,
         args.out,
@@ -104,7 +103,7 @@ def bank_build(args: argparse.Namespace) -> int:
         version=args.version,
         source=args.source,
         extra={
-            "authors": dict(sources),
+            "authors": authors(kept),
             "composition": {**composition(kept), "skills": bank_stats(kept)["skills"]},
             "validation": {s: report.survived(s) for s in report.yields()},
         },

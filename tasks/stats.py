@@ -10,7 +10,7 @@ from typing import Any
 
 from toolgym.domains import get_domain
 
-from .bank import split_of, tools_called
+from .bank import authors, split_of, tools_called
 from .format import SPLITS, CodeAsTask
 from .quality import dedupe
 
@@ -69,7 +69,7 @@ def bank_stats(tasks: Sequence[CodeAsTask], *, yields: Mapping[str, Any] | None 
         "count": len(tasks),
         "domains": dict(Counter(t.domain for t in tasks)),
         "splits": {s: sum((t.split or split_of(t.id)) == s for t in tasks) for s in SPLITS},
-        "authors": dict(Counter(str(t.provenance.get("author", "unknown")) for t in tasks).most_common()),
+        "authors": authors(tasks),
         "tools": dict(tools.most_common()),
         "skills": {k: {s: v[s] for s in SPLITS} for k, v in sorted(skills.items())},
         "solution": {

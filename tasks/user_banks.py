@@ -24,6 +24,7 @@ from .bank import (
     Bank,
     BankError,
     atomic_write,
+    authors,
     composition,
     load_bank,
     read_tasks,
@@ -168,10 +169,6 @@ def register_bank(
 
 
 def _write(tasks: list[CodeAsTask], folder: Path, name: str, full_id: str) -> Bank:
-    authors: dict[str, int] = {}
-    for task in tasks:
-        author = str(task.provenance.get("author", "unknown"))
-        authors[author] = authors.get(author, 0) + 1
     return write_bank(
         tasks,
         folder,
@@ -179,7 +176,7 @@ def _write(tasks: list[CodeAsTask], folder: Path, name: str, full_id: str) -> Ba
         env_id=name,
         version=int(name.rsplit("-v", 1)[1]),
         source=f"registered by the user as {full_id}",
-        extra={"authors": dict(sorted(authors.items())), "composition": composition(tasks)},
+        extra={"authors": authors(tasks), "composition": composition(tasks)},
     )
 
 
