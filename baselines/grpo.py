@@ -15,70 +15,41 @@ SmolLM2 with its Qwen2.5 template, ``llama3`` for Llama 3.1), TRL runs the tool 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import difflib
 import json
 import sys
 import time
-import types
-import typing
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toolgym.baselines.trl import TEMPLATE_FORMATS
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+from .grpo_settings import (
+    CONFIG_DIR,
+    SHORTCUTS,
+    GRPOSettings,
+    SettingsError,
+    add_arguments,
+    load_settings,
+    overrides_from_args,
+)
 
-
-class SettingsError(ValueError):
-    """A configuration names an unknown setting or gives one a value of the wrong type."""
-
-
-@dataclass
-class GRPOSettings:
-    """Everything a GRPO run depends on; the defaults fit a CPU. ``None`` means "decide from the hardware"."""
-
-    # hf:default (the embedded SmolLM2-135M-Instruct), hf:<folder or hub id>, or tiny (a random model, for tests)
-    model: str = "hf:default"
-    env_id: str = "toolgym/Retail-CaT-v1"
-    split: str = "train"
-    action_format: str = "auto"  # the chat template's tool-call format, or any toolgym format (code, json)
-    tools: list[str] | None = None  # show only these tools (tool-calling path)
-    max_tasks: int | None = None  # train on the split's first tasks only
-    samples: int = 1  # dataset rows per task
-    system_prompt: bool = True  # the env's system prompt (domain policy, how to act)
-    max_turns: int = 8  # agent turns per episode
-    max_observation_chars: int | None = 1500  # cut longer tool results, which fill the budget otherwise
-    lora: bool = False  # train a LoRA adapter instead of all weights
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: str | list[str] = "all-linear"
-    num_generations: int = 2  # the GRPO group: completions per prompt
-    per_device_train_batch_size: int = 2  # completions per device and micro-batch
-    gradient_accumulation_steps: int = 1
-    max_completion_length: int = 512  # tokens of a whole episode after the prompt, tool results included
-    max_tool_calling_iterations: int = 6  # tool turns per episode (tool-calling path)
-    max_turn_tokens: int | None = None  # tokens of one model turn (rollout path; default: the whole budget)
-    learning_rate: float = 1e-5
-    max_steps: int = 2
-    temperature: float = 1.0
-    beta: float = 0.0  # KL coefficient; 0 loads no reference model
-    loss_type: str = "dapo"
-    seed: int = 0
-    output_dir: str = "runs/grpo"  # the final model goes to <output_dir>/model
-    dtype: str | None = None  # weights: bfloat16 on CUDA, float32 on the CPU
-    bf16: bool | None = None  # mixed precision: on CUDA only
-    activation_checkpointing: bool | None = None  # on CUDA only
-    use_vllm: bool = False  # generate with vLLM (GPUs, tool-calling path)
-    vllm_mode: str = "colocate"  # colocate (in the training process) or server
-    vllm_gpu_memory_utilization: float = 0.3
-    logging_steps: int = 1
-    save_model: bool = True
-    trainer_args: dict[str, Any] = field(default_factory=dict)  # more GRPOConfig fields, passed as they are
+__all__ = [
+    "CONFIG_DIR",
+    "SHORTCUTS",
+    "GRPOResult",
+    "GRPOSettings",
+    "SettingsError",
+    "add_arguments",
+    "load_model_and_tokenizer",
+    "load_settings",
+    "main",
+    "overrides_from_args",
+    "resolve_action_format",
+    "train_grpo",
+]
 
 
 @dataclass
@@ -137,90 +108,6 @@ class GRPOResult:
         return data
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is Any:
-        return True
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (list, dict):
-        if not isinstance(value, origin):
-            return False
-        if origin is list:
-            return all(_type_ok(v, typing.get_args(hint)[0]) for v in value)
-        return True
-    return isinstance(value, hint)
-
-
-def _hint_text(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-
-
-def _check(values: Mapping[str, Any], where: str) -> dict[str, Any]:
-    hints = typing.get_type_hints(GRPOSettings)
-    checked: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in hints:
-            close = difflib.get_close_matches(str(key), list(hints), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(hints)}"
-            raise SettingsError(f"unknown setting {key!r} in {where}{hint}")
-        if isinstance(value, str) and _type_ok(1.0, hints[key]) and not _type_ok(value, hints[key]):
-            # YAML 1.1 reads 1e-4 (no dot) as text.
-            with contextlib.suppress(ValueError):
-                value = float(value)
-        if not _type_ok(value, hints[key]):
-            raise SettingsError(f"setting {key!r} in {where} must be {_hint_text(hints[key])}, got {value!r}")
-        checked[key] = float(value) if hints[key] is float else value
-    return checked
-
-
-def load_settings(
-    path: str | Path | None = None, overrides: Mapping[str, Any] | Sequence[str] | None = None
-) -> GRPOSettings:
-    """Read settings from a YAML file, then apply overrides.
-
-    Args:
-        path: A YAML mapping of :class:`GRPOSettings` fields, or the name of a bundled config (``"smollm2_cpu_grpo"``);
-            ``None`` starts from the defaults.
-        overrides: A mapping, or ``"key=value"`` strings whose values are read as YAML (``max_steps=3``,
-            ``lora=true``, ``tools=[a, b]``).
-
-    Returns:
-        The settings.
-
-    Raises:
-        SettingsError: For an unknown key (named in the message), a value of the wrong type, or a file that is not
-            a YAML mapping.
-        FileNotFoundError: If the file does not exist.
-    """
-    import yaml  # type: ignore[import-untyped,unused-ignore]
-
-    values: dict[str, Any] = {}
-    if path is not None:
-        file = Path(path)
-        if not file.is_file() and (CONFIG_DIR / f"{file.stem}.yaml").is_file() and file.parent == Path():
-            file = CONFIG_DIR / f"{file.stem}.yaml"
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise SettingsError(f"{file} must hold a mapping of settings, got {type(data).__name__}")
-        values.update(_check(data, str(file)))
-    if isinstance(overrides, Mapping):
-        values.update(_check(overrides, "overrides"))
-    elif overrides is not None:
-        for item in overrides:
-            key, sep, text = item.partition("=")
-            if not sep:
-                raise SettingsError(f"an override looks like key=value, got {item!r}")
-            values.update(_check({key.strip(): yaml.safe_load(text)}, "overrides"))
-    return GRPOSettings(**values)
-
-
 def load_model_and_tokenizer(spec: str, dtype: str | None = None) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer for training, the way ``TransformersPolicy`` finds them.
 
@@ -271,6 +158,23 @@ def resolve_action_format(settings: GRPOSettings, tokenizer: Any) -> tuple[str, 
     native = template_action_format(getattr(tokenizer, "chat_template", None))
     chosen = native if settings.action_format == "auto" else settings.action_format
     return chosen, chosen == native and chosen in TEMPLATE_FORMATS
+
+
+def _time_limit(seconds: float) -> Any:
+    """A callback that ends training after the first optimiser step past ``seconds`` of training."""
+    from transformers import TrainerCallback
+
+    class TimeLimit(TrainerCallback):  # type: ignore[misc,unused-ignore]
+        began = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.began = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if time.perf_counter() - self.began >= seconds:
+                control.should_training_stop = True
+
+    return TimeLimit()
 
 
 def train_grpo(settings: GRPOSettings) -> GRPOResult:
@@ -371,6 +275,8 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
         peft_config=peft_config,
         **hooks,
     )
+    if settings.max_seconds is not None:
+        trainer.add_callback(_time_limit(settings.max_seconds))
     began = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - began
@@ -405,8 +311,10 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
     return result
 
 
+# The shortcut flags: each becomes a ``--set`` override, applied before the user's own, so that one parser
+# (load_settings') checks every value and a later --set wins. Value types are the settings' own.
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m toolgym.baselines.grpo --config FILE [--set key=value …]``.
+    """Command line: ``python -m toolgym.baselines.grpo --config FILE [--max-steps N …] [--set key=value …]``.
 
     Args:
         argv: Arguments (default: ``sys.argv[1:]``).
@@ -417,14 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m toolgym.baselines.grpo", description="GRPO on a toolgym env."
     )
-    parser.add_argument("--config", help="YAML file of settings, or the name of a bundled config")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a setting"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print the settings and stop")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config, args.overrides)
+        settings = load_settings(args.config, overrides_from_args(args))
     except (SettingsError, FileNotFoundError) as exc:
         parser.error(str(exc))
     if args.dry_run:

@@ -97,16 +97,16 @@ def test_action_format_and_path() -> None:
 
 
 def tiny_settings(tmp_path: Path, **changes: Any) -> GRPOSettings:
-    return GRPOSettings(
-        model="tiny",
-        max_tasks=2,
-        system_prompt=False,
-        tools=["get_order_details"],
-        max_completion_length=32,
-        max_steps=1,
-        output_dir=str(tmp_path / "run"),
-        **changes,
-    )
+    values: dict[str, Any] = {
+        "model": "tiny",
+        "max_tasks": 2,
+        "system_prompt": False,
+        "tools": ["get_order_details"],
+        "max_completion_length": 32,
+        "max_steps": 1,
+        "output_dir": str(tmp_path / "run"),
+    }
+    return GRPOSettings(**{**values, **changes})
 
 
 @pytest.mark.usefixtures("one_thread")
@@ -136,3 +136,16 @@ def test_train_grpo_with_lora(tmp_path: Path) -> None:
 def test_vllm_needs_tool_calling(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="use_vllm"):
         train_grpo(tiny_settings(tmp_path, action_format="code", use_vllm=True))
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_max_seconds_stops_after_the_first_step_past_it(tmp_path: Path) -> None:
+    result = train_grpo(tiny_settings(tmp_path, max_steps=5, max_seconds=0.0, save_model=False))
+    assert result.steps == 1  # the limit is checked after each step, so the first one always runs
+    assert result.model_dir is None
+
+
+def test_max_seconds_is_checked_like_any_setting() -> None:
+    assert load_settings(None, ["max_seconds=90"]).max_seconds == 90
+    with pytest.raises(SettingsError, match="max_seconds"):
+        load_settings(None, ["max_seconds=soon"])
