@@ -1,4 +1,4 @@
-"""``toolgym train …``: rejection fine-tuning and GRPO from the command line.
+"""``toolgym train …``: rejection fine-tuning and GRPO from the command line (and the self-improvement loop).
 
 ``toolgym train rft`` maps its flags onto :class:`~toolgym.baselines.rft.RFTSettings` and runs one round;
 ``toolgym train grpo`` reads :class:`~toolgym.baselines.grpo.GRPOSettings` from a config with overrides, exactly
@@ -21,6 +21,7 @@ from toolgym.policies import PolicyError, Sampling
 from toolgym.trajectories import TrajectoryFileError, read_trajectories
 
 from .grpo import SettingsError, add_arguments, load_settings, overrides_from_args, train_grpo
+from .loop_cli import add_loop_commands
 from .rft import RFTResult, RFTSettings, run_rft
 from .sft_data import KEEP_CHOICES
 
@@ -212,7 +213,7 @@ def _add_rft(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``train`` command group to the ``toolgym`` parser.
+    """Add the ``train`` command group, ``self-improve`` and ``demo`` to the ``toolgym`` parser.
 
     Args:
         sub: The top-level subparsers.
@@ -227,3 +228,4 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     add_arguments(g)
     g.set_defaults(func=train_grpo_command)
+    add_loop_commands(sub)
