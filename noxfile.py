@@ -61,27 +61,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Evaluate the embedded model on a few Retail-CaT test tasks (README's main command, in a clean environment)."""
+    """One round of the self-improvement loop on the embedded model (README's main command, in a clean environment)."""
     install_project(session)
-    session.run(
-        "toolgym",
-        "eval",
-        "--env",
-        "toolgym/Retail-CaT-v1",
-        "--split",
-        "test",
-        "--max-tasks",
-        "4",
-        "--samples",
-        "2",
-        "--max-turns",
-        "4",
-        "--action-format",
-        "hermes",
-        "--demos",
-        "2",
-        *session.posargs,
-    )
+    session.run("toolgym", "demo", *session.posargs)
 
 
 @nox.session

@@ -229,11 +229,13 @@ class _Run:
             "proposals": str(every),
         }
 
-    def rollouts(self, record: RoundRecord, folder: Path) -> dict[str, Any]:
+    def rollouts(
+        self, record: RoundRecord, folder: Path, *, name: str = "trajectories.jsonl"
+    ) -> dict[str, Any]:
         s = self.settings
         assert record.challenge is not None
         tasks = read_tasks(record.challenge["tasks"])
-        path = folder / "trajectories.jsonl"
+        path = folder / name
         played = self.play(
             record.model,
             env_kwargs={"bank": tasks},
@@ -312,6 +314,9 @@ class _Run:
             return False
         self.phase(record, "rollouts", lambda: self.rollouts(record, folder))
         self.phase(record, "train", lambda: self.train(record, folder))
+        if self.settings.replay_train and record.training and record.training["trained"]:
+            # The same tasks and seed as the rollouts, played by the trained model: the train-split gain.
+            self.phase(record, "replay", lambda: self.rollouts(record, folder, name="replay.jsonl"))
         self.phase(record, "eval", lambda: self.evaluate(record))
         return True
 

@@ -34,6 +34,8 @@ def _describe(phase: str, info: dict[str, Any]) -> str | None:
         return f"challenge: {info['kept']} of {info['proposed']} proposals kept ({info['yield']:.0%})"
     if phase == "rollouts":
         return f"rollouts: {info['successes']} of {info['episodes']} episodes solved (mean reward {info['mean_reward']:.3f})"
+    if phase == "replay":
+        return f"replay: the trained model solved {info['successes']} of the same {info['episodes']} episodes (mean reward {info['mean_reward']:.3f})"
     if phase == "train":
         if not info["trained"]:
             return f"train: nothing trained — {info['reason']}"
@@ -69,7 +71,11 @@ def _print_result(result: LoopResult) -> None:
     for record in result.rounds:
         files = [
             f"{name} {part['trajectories']}"
-            for name, part in (("rollouts", record.rollouts), ("eval", record.eval))
+            for name, part in (
+                ("rollouts", record.rollouts),
+                ("replay", record.replay),
+                ("eval", record.eval),
+            )
             if part and "same_model_as_round" not in part
         ]
         if files:
@@ -177,6 +183,12 @@ def add_loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _option(s, "--families", "scripted challenger: comma-separated task families (default: all)")
     _option(s, "--tasks-per-round", "proposals per round", type=int)
     _option(s, "--rollouts-per-task", "episodes per kept task", type=int)
+    _option(
+        s,
+        "--replay-train",
+        "replay the round's tasks with the trained model (train reward after training)",
+        action=argparse.BooleanOptionalAction,
+    )
     _option(s, "--eval-tasks", "held-out test tasks evaluated every round", type=int)
     _option(s, "--eval-samples", "episodes per test task", type=int)
     _option(s, "--eval-families", "evaluate only test tasks of these comma-separated families (default: all)")

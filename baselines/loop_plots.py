@@ -87,11 +87,29 @@ def _plot_training(plt: Any, rounds: list[dict[str, Any]], path: Path) -> None:
     if played:
         xs = [r["round"] for r in played]
         rewards = [r["rollouts"]["mean_reward"] for r in played]
-        bars = reward_ax.bar(xs, rewards, color="tab:green", alpha=0.7)
+        width = 0.4
+        bars = reward_ax.bar(
+            [x - width / 2 for x in xs], rewards, width, color="tab:green", alpha=0.7, label="before training"
+        )
         labels = [f"{r['rollouts']['successes']}/{r['rollouts']['episodes']}" for r in played]
         reward_ax.bar_label(bars, labels=labels)
+        replayed = [r for r in played if r.get("replay")]
+        after = [r["replay"]["mean_reward"] for r in replayed]
+        if replayed:
+            bars = reward_ax.bar(
+                [r["round"] + width / 2 for r in replayed],
+                after,
+                width,
+                color="tab:blue",
+                alpha=0.7,
+                label="after training",
+            )
+            reward_ax.bar_label(
+                bars, labels=[f"{r['replay']['successes']}/{r['replay']['episodes']}" for r in replayed]
+            )
+        reward_ax.legend(loc="upper left")
         reward_ax.set_xticks(xs)
-        reward_ax.set_ylim(0, max(0.1, *rewards) * 1.2)
+        reward_ax.set_ylim(0, max(0.1, *rewards, *after) * 1.2)
     else:
         reward_ax.text(0.5, 0.5, "no rollouts yet", ha="center", va="center", transform=reward_ax.transAxes)
     reward_ax.set_xlabel("round")

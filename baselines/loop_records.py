@@ -25,6 +25,8 @@ class RoundRecord:
         challenge: Proposals, kept tasks, the yield of every filter step, the files written.
         rollouts: Episodes, successes, mean reward, the trajectory file.
         training: Examples, steps, the loss per step and throughput, or why nothing was trained.
+        replay: The trained model on the round's own tasks, with the rollouts' seed: the train reward after
+            training, to set against ``rollouts`` (``None`` when nothing was trained or ``replay_train`` is off).
         eval: Pass@1, mean reward and episodes on the held-out test tasks.
         seconds: Seconds per phase.
         stopped: Why the run ended in this round, if it did.
@@ -36,6 +38,7 @@ class RoundRecord:
     challenge: dict[str, Any] | None = None
     rollouts: dict[str, Any] | None = None
     training: dict[str, Any] | None = None
+    replay: dict[str, Any] | None = None
     eval: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     stopped: str | None = None
@@ -101,16 +104,19 @@ class LoopResult:
             A text table, then the reason the run stopped, if it did.
         """
         lines = [
-            f"{'round':>5} {'tasks kept':>10} {'train reward':>14} {'train examples':>14} {'test pass@1':>11}"
+            f"{'round':>5} {'tasks kept':>10} {'train reward':>14} {'after training':>14} {'train examples':>14}"
+            f" {'test pass@1':>11}"
         ]
         for record in self.rounds:
             kept = str(record.challenge["kept"]) if record.challenge else "–"
-            reward = "–"
+            reward = after = "–"
             if record.rollouts:
                 reward = f"{record.rollouts['successes']}/{record.rollouts['episodes']}"
+            if record.replay:
+                after = f"{record.replay['successes']}/{record.replay['episodes']}"
             examples = str(record.training["examples"]) if record.training else "–"
             test = f"{record.eval['pass_at_1']:.3f}" if record.eval else "–"
-            lines.append(f"{record.round:>5} {kept:>10} {reward:>14} {examples:>14} {test:>11}")
+            lines.append(f"{record.round:>5} {kept:>10} {reward:>14} {after:>14} {examples:>14} {test:>11}")
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
         return "\n".join(lines)

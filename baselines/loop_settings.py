@@ -48,6 +48,8 @@ class LoopSettings:
         families: With the scripted challenger, the task families to draw from (default: all).
         tasks_per_round: Proposals the challenger makes each round (the filter keeps some of them).
         rollouts_per_task: Episodes per kept task, the training data of the round.
+        replay_train: After training, replay the round's own tasks with the trained model and the rollouts' seed:
+            the train reward before and after training, on the same tasks.
         eval_tasks: Held-out test tasks evaluated after every round (the first ones of the split).
         eval_samples: Episodes per test task.
         eval_families: Evaluate only test tasks of these families (by provenance); all families when ``None``.
@@ -77,6 +79,7 @@ class LoopSettings:
     families: tuple[str, ...] | None = None
     tasks_per_round: int = 16
     rollouts_per_task: int = 4
+    replay_train: bool = True
     eval_tasks: int = 20
     eval_samples: int = 1
     eval_families: tuple[str, ...] | None = None

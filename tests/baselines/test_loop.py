@@ -22,6 +22,7 @@ from toolgym.cli import build_parser, main
 from toolgym.policies import Sampling
 from toolgym.policies.base import Conversation, ToolSchemas
 from toolgym.testing import tiny_llama
+from toolgym.trajectories import read_trajectories
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -160,7 +161,7 @@ def test_two_rounds_train_evaluate_and_write_results_and_plots(
     result = run_loop(settings(out, model_dir), on_event=on_event)
     assert [r.round for r in result.rounds] == [0, 1, 2] and result.status == "finished"
     assert [(p, n) for p, n, s in seen if s == "end"] == [("eval", 0)] + [
-        (p, n) for n in (1, 2) for p in ("challenge", "rollouts", "train", "eval")
+        (p, n) for n in (1, 2) for p in ("challenge", "rollouts", "train", "replay", "eval")
     ]
     assert any(p == "step" for p, _, _ in seen)
     results = check_results(out / "results.json")
@@ -177,7 +178,13 @@ def test_two_rounds_train_evaluate_and_write_results_and_plots(
         assert training["trained"] and training["steps"] == len(training["losses"]) >= 1
         assert training["examples"] >= 1 and training["tokens_per_s"] > 0
         assert record["eval"]["episodes"] == 2 * 2 and "same_model_as_round" not in record["eval"]
-        assert set(record["seconds"]) == {"challenge", "rollouts", "train", "eval"}
+        assert set(record["seconds"]) == {"challenge", "rollouts", "train", "replay", "eval"}
+        # The trained model replays the very episodes it trained on: same tasks, same seed, own file.
+        assert record["replay"]["episodes"] == record["rollouts"]["episodes"]
+        assert record["replay"]["trajectories"] == str(out / f"round-{number}" / "replay.jsonl")
+        replayed = read_trajectories(out / f"round-{number}" / "replay.jsonl")
+        rolled = read_trajectories(out / f"round-{number}" / "trajectories.jsonl")
+        assert [(t.task_id, t.seed) for t in replayed] == [(t.task_id, t.seed) for t in rolled]
         assert (out / f"round-{number}" / "model" / "config.json").is_file()
     assert first["played_by"] == f"hf:{model_dir}" and first["model"] == f"hf:{out / 'round-1' / 'model'}"
     assert second["played_by"] == first["model"] and second["model"] == f"hf:{out / 'round-2' / 'model'}"
@@ -195,7 +202,8 @@ def test_two_rounds_train_evaluate_and_write_results_and_plots(
     assert plot_results(out / "results.json") == plots and all(p.read_bytes().startswith(PNG) for p in plots)
     table = result.table().splitlines()
     assert "test pass@1" in table[0] and len(table) == 4
-    assert table[2].split() == ["1", "2", "2/2", str(first["training"]["examples"]), "1.000"]
+    assert "after training" in table[0]
+    assert table[2].split() == ["1", "2", "2/2", "2/2", str(first["training"]["examples"]), "1.000"]
 
 
 def test_a_round_without_successes_trains_nothing_and_keeps_the_model(
@@ -211,6 +219,7 @@ def test_a_round_without_successes_trains_nothing_and_keeps_the_model(
         assert record.model == record.played_by == f"hf:{model_dir}"
         assert record.eval is not None and record.eval["same_model_as_round"] == 0
         assert not (out / f"round-{record.round}" / "model").exists()
+        assert record.replay is None and "replay" not in record.seconds  # nothing trained, nothing to replay
     assert set(asked) == {f"hf:{model_dir}"}  # loaded once, shared by every phase
     assert len(asked) == 1
     results = check_results(out / "results.json")
@@ -310,12 +319,16 @@ def test_the_demo_settings_validate_and_stay_small() -> None:
 
 
 def test_self_improve_flags_map_onto_the_settings() -> None:
-    flags = ["--families", "order_status,gift_card_balance", "--no-guided", "--temperature", "0.2"]
+    flags = [
+        *("--families", "order_status,gift_card_balance", "--no-guided", "--temperature", "0.2"),
+        "--no-replay-train",
+    ]
     args = build_parser().parse_args(["self-improve", *flags, "--rounds", "3", "--out", "x", "--quiet"])
     made = loop_cli.loop_settings(args)
     assert made == LoopSettings(
         families=("order_status", "gift_card_balance"),
         guided=False,
+        replay_train=False,
         sampling=Sampling(temperature=0.2),
         rounds=3,
         out=Path("x"),
