@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import pytest
 import torch
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 from toolgym.baselines import loop, loop_cli
-from toolgym.baselines.loop import DEMO, LoopResult, LoopSettings, plot_results, run_loop
+from toolgym.baselines.loop import DEMO, LoopResult, LoopSettings, eval_task_ids, plot_results, run_loop
 from toolgym.tasks import load_bank, read_tasks
 
 from toolgym.cli import build_parser, main
@@ -309,7 +311,17 @@ def test_the_demo_settings_validate_and_stay_small() -> None:
     again = dataclasses.replace(DEMO)  # re-runs the checks
     assert again == DEMO and DEMO.model == "hf:default" and DEMO.device == "cpu"
     assert (DEMO.rounds, DEMO.challenger, DEMO.guided, DEMO.demos) == (1, "scripted", True, 2)
-    assert (DEMO.action_format, DEMO.max_turns, DEMO.sampling.max_new_tokens) == ("hermes", 4, 192)
+    assert DEMO.action_format == "hermes" and DEMO.replay_train
+    # The turn budget fits the family: every worked gift-card episode takes at most max_turns assistant turns.
+    env = gym.make(DEMO.env, split="test", action_format="hermes")
+    ids = eval_task_ids(DEMO)
+    assert len(ids) == DEMO.eval_tasks
+    env.reset(options={"task_id": ids[0]})
+    shown = env.unwrapped.demonstrations(DEMO.demos)
+    env.close()
+    starts = [i for i, m in enumerate(shown) if m["role"] == "user"] + [len(shown)]
+    turns = [sum(m["role"] == "assistant" for m in shown[a:b]) for a, b in itertools.pairwise(starts)]
+    assert len(turns) == DEMO.demos and max(turns) <= DEMO.max_turns
     from toolgym.tasks.scripted import task_families
 
     kinds = {f.name: f.kind for f in task_families("retail")}
