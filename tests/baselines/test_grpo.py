@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,6 @@ from toolgym.baselines.grpo import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -109,7 +98,6 @@ def tiny_settings(tmp_path: Path, **changes: Any) -> GRPOSettings:
     return GRPOSettings(**{**values, **changes})
 
 
-@pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize(("action_format", "path"), [("auto", "tools"), ("code", "rollout")])
 def test_train_grpo_with_a_tiny_model(tmp_path: Path, action_format: str, path: str) -> None:
     changes: dict[str, Any] = {"action_format": action_format}
@@ -124,7 +112,6 @@ def test_train_grpo_with_a_tiny_model(tmp_path: Path, action_format: str, path: 
     assert summary["steps"] == 1 and summary["settings"]["model"] == "tiny"
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_train_grpo_with_lora(tmp_path: Path) -> None:
     result = train_grpo(
         tiny_settings(tmp_path, lora=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"])
@@ -138,7 +125,6 @@ def test_vllm_needs_tool_calling(tmp_path: Path) -> None:
         train_grpo(tiny_settings(tmp_path, action_format="code", use_vllm=True))
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_max_seconds_stops_after_the_first_step_past_it(tmp_path: Path) -> None:
     result = train_grpo(tiny_settings(tmp_path, max_steps=5, max_seconds=0.0, save_model=False))
     assert result.steps == 1  # the limit is checked after each step, so the first one always runs

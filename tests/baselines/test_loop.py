@@ -6,13 +6,12 @@ import dataclasses
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import pytest
-import torch
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
@@ -23,31 +22,12 @@ from toolgym.tasks import load_bank, read_tasks
 from toolgym.cli import build_parser, main
 from toolgym.policies import Sampling
 from toolgym.policies.base import Conversation, ToolSchemas
-from toolgym.testing import tiny_llama
 from toolgym.trajectories import read_trajectories
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FAMILY = "gift_card_balance"  # one look-up questions: quick to validate, short solutions
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # A second intra-op thread on a busy 2-core machine makes the tiny model's steps many times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny") / "model"
-    model, tokenizer = tiny_llama(seed=6)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 class Solver:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,29 +56,10 @@ ANSWER = "The order is pending."
 LONG = 16_384  # the retail prompt takes 8-10k tokens of the tiny tokenizer (SmolLM2's: 3-4k)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # On a small shared machine, a second intra-op thread competing with busy cores makes the tiny model's steps
-    # twenty times slower; one thread keeps these tests fast and changes no result.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def policy() -> TransformersPolicy:
     model, tokenizer = tiny_llama(seed=0)
     return TransformersPolicy(model, tokenizer, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny") / "model"
-    model, tokenizer = tiny_llama(seed=4)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def trajectory(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
@@ -18,31 +16,12 @@ from toolgym.baselines.rft import RFTSettings
 
 from toolgym.cli import build_parser, main
 from toolgym.policies import Sampling
-from toolgym.testing import tiny_llama
 from toolgym.trajectories import Step, Trajectory, write_trajectories
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
 ENV = "toolgym/Retail-CaT-v1"
 CODE = "```python\nprint(get_order_details(order_id='#W1'))\n```"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # A second intra-op thread on a busy 2-core machine makes the tiny model's steps many times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny") / "model"
-    model, tokenizer = tiny_llama(seed=5)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def trajectory(task: str, reward: float) -> Trajectory:

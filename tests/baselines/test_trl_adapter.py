@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,17 +39,6 @@ def adapter(env_class: type[Any]) -> Any:
     env = env_class()
     env.reset(task_id=STATUS_TASK, seed=0)
     return env
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    # Two cores shared with other jobs: one thread is several times faster for these tiny models.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def status_of(adapter: Any) -> str:
@@ -230,7 +218,6 @@ def memorise(model: Any, tokenizer: Any, tools: list[Any], turns: list[dict[str,
         optimiser.zero_grad()
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_grpo_trainer_gets_the_verifiers_reward_and_masks_tool_results(tmp_path: Any) -> None:
     from trl import GRPOConfig, GRPOTrainer
 
@@ -391,7 +378,6 @@ def test_rollout_func_respects_the_budget() -> None:
     assert ids[20] == tokenizer.eos_token_id and mask[:21] == [1] * 20 + [0]
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_grpo_trainer_with_the_rollout_func(tmp_path: Any) -> None:
     from trl import GRPOConfig, GRPOTrainer
 
