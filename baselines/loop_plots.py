@@ -107,7 +107,7 @@ def _plot_training(plt: Any, rounds: list[dict[str, Any]], path: Path) -> None:
             reward_ax.bar_label(
                 bars, labels=[f"{r['replay']['successes']}/{r['replay']['episodes']}" for r in replayed]
             )
-        reward_ax.legend(loc="upper left")
+        reward_ax.legend(loc="best")
         reward_ax.set_xticks(xs)
         reward_ax.set_ylim(0, max(0.1, *rewards, *after) * 1.2)
     else:
