@@ -32,13 +32,13 @@ from toolgym.tasks.proposal import Proposal
 from toolgym.tasks.scripted import ScriptedChallenger
 from toolgym.tasks.validate import TaskRunner
 
-from toolgym.policies import Policy, load_policy
+from toolgym.policies import Policy
 from toolgym.rollout import RolloutResults, rollout
 
 from .loop_plots import plot_results, require_matplotlib
 from .loop_records import LoopResult, RoundRecord
 from .loop_settings import DEMO, LoopSettings
-from .rft import run_rft
+from .rft import load_player, run_rft
 from .sft import NoTrainingDataError
 
 __all__ = ["DEMO", "EventHook", "LoopResult", "LoopSettings", "RoundRecord", "plot_results", "run_loop"]
@@ -65,8 +65,7 @@ class _Models:
     def get(self, spec: str) -> Policy:
         if self.policy is None or spec != self.spec:
             self.close()
-            options = {"device": self.device} if self.device and spec.startswith("hf:") else {}
-            self.policy, self.spec = load_policy(spec, **options), spec
+            self.policy, self.spec = load_player(spec, self.device), spec
         return self.policy
 
     def close(self) -> None:

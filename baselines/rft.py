@@ -33,6 +33,7 @@ __all__ = [
     "RFTSettings",
     "TrainResult",
     "TrainSettings",
+    "load_player",
     "load_trainable",
     "run_rft",
     "train_sft",
@@ -191,6 +192,23 @@ class RFTResult:
         return data
 
 
+def load_player(spec: str, device: str | None = None) -> Policy:
+    """Load a policy to play rollouts; ``device`` applies to local models only (a served model has its own).
+
+    Args:
+        spec: A policy spec (``"hf:…"``, ``"openai:…"``).
+        device: Where a local model generates; the GPU when there is one if ``None``.
+
+    Returns:
+        The policy.
+
+    Raises:
+        PolicyError: If it cannot be loaded.
+    """
+    options = {"device": device} if device and spec.startswith("hf:") else {}
+    return load_policy(spec, **options)
+
+
 def _empty_data_message(data: SFTData, successes: int, settings: RFTSettings) -> str:
     if data.kept and data.too_long == data.kept:
         return (
@@ -233,8 +251,7 @@ def run_rft(settings: RFTSettings, *, on_step: Callable[[dict[str, float]], None
             env_kwargs["action_format"] = settings.action_format
     else:
         path = out / "trajectories.jsonl"
-        options = {"device": settings.device} if settings.device else {}
-        agent: Policy = load_policy(settings.teacher or settings.model, **options)
+        agent = load_player(settings.teacher or settings.model, settings.device)
         try:
             env_kwargs["action_format"] = settings.action_format or agent.action_format
             results = rollout(

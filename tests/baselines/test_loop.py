@@ -107,11 +107,11 @@ def play_with(monkeypatch: pytest.MonkeyPatch, policy: Solver) -> list[str]:
     """Every policy the loop loads is ``policy``; returns the specs it asked for."""
     asked: list[str] = []
 
-    def load(spec: str, **options: Any) -> Solver:
+    def load(spec: str, device: str | None = None) -> Solver:
         asked.append(spec)
         return policy
 
-    monkeypatch.setattr(loop, "load_policy", load)
+    monkeypatch.setattr(loop, "load_player", load)
     return asked
 
 

@@ -409,3 +409,18 @@ def test_bad_settings_are_refused(changes: dict[str, Any], message: str) -> None
 def test_the_env_gives_the_tools_the_policy_was_shown() -> None:
     schemas = env_tool_schemas(ENV, split="train")
     assert schemas and all(s["type"] == "function" for s in schemas)
+
+
+def test_players_get_a_device_only_when_they_are_local_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolgym.baselines import rft
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(rft, "load_policy", lambda spec, **options: seen.append((spec, options)))
+    rft.load_player("hf:default", "cpu")
+    rft.load_player("openai:http://127.0.0.1:8000/v1", "cuda")  # a served teacher runs where it is served
+    rft.load_player("hf:default")
+    assert seen == [
+        ("hf:default", {"device": "cpu"}),
+        ("openai:http://127.0.0.1:8000/v1", {}),
+        ("hf:default", {}),
+    ]
