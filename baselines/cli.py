@@ -20,18 +20,14 @@ from toolgym.cli import _env_kwargs
 from toolgym.policies import PolicyError, Sampling
 from toolgym.trajectories import TrajectoryFileError, read_trajectories
 
+from .cli_flags import add_option, field_defaults, settings_from_args
 from .grpo import SettingsError, add_arguments, load_settings, overrides_from_args, train_grpo
 from .loop_cli import add_loop_commands
 from .rft import RFTResult, RFTSettings, run_rft
 from .sft_data import KEEP_CHOICES
 
 _SAMPLING = ("temperature", "top_p", "max_new_tokens")
-# Help texts quote the dataclasses' own defaults, so they cannot drift from what a run uses.
-_DEFAULTS: dict[str, Any] = {
-    f.name: f.default
-    for f in (*dataclasses.fields(Sampling), *dataclasses.fields(RFTSettings))
-    if f.default is not dataclasses.MISSING
-}
+_DEFAULTS = field_defaults(Sampling, RFTSettings)
 
 
 def _fail(message: object) -> int:
@@ -60,20 +56,16 @@ def rft_settings(args: argparse.Namespace) -> RFTSettings:
         ValueError: For a bad value (checked by the settings and :class:`~toolgym.policies.Sampling`) or a
             malformed ``--kw``.
     """
-    given = vars(args)  # flags not given are absent (argparse.SUPPRESS)
     try:
         env_kwargs = _env_kwargs(args.kw)
     except (
         SystemExit
     ) as exc:  # exiting suits `toolgym eval`; here it is one more bad argument, reported alike
         raise ValueError(str(exc.code)) from None
-    fields = {f.name for f in dataclasses.fields(RFTSettings)}
-    return RFTSettings(
-        **{k: v for k, v in given.items() if k in fields},
-        sampling=Sampling(**{k: given[k] for k in _SAMPLING if k in given}),
-        env_kwargs=env_kwargs,
-        progress=not args.quiet,
+    settings: RFTSettings = settings_from_args(
+        RFTSettings, args, _SAMPLING, env_kwargs=env_kwargs, progress=not args.quiet
     )
+    return settings
 
 
 def _eval_hint(result: RFTResult, settings: RFTSettings) -> str:
@@ -163,12 +155,7 @@ def train_grpo_command(args: argparse.Namespace) -> int:
 
 
 def _option(parser: argparse.ArgumentParser, flag: str, text: str, **kwargs: Any) -> None:
-    """A flag that is absent from the namespace unless given, its help quoting the dataclass default."""
-    dest = kwargs.setdefault("dest", flag.removeprefix("--").replace("-", "_"))
-    default = _DEFAULTS.get(dest)
-    if default is not None and kwargs.get("action") not in ("store_true", "store_false"):
-        text += f" (default: {default})"
-    parser.add_argument(flag, help=text, default=argparse.SUPPRESS, **kwargs)
+    add_option(parser, _DEFAULTS, flag, text, **kwargs)
 
 
 def _add_rft(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

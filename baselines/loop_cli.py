@@ -17,15 +17,12 @@ import gymnasium as gym
 
 from toolgym.policies import PolicyError, Sampling
 
+from .cli_flags import add_option, field_defaults, settings_from_args
 from .loop import LoopResult, run_loop
 from .loop_settings import DEMO, LoopSettings
 
 _SAMPLING = ("temperature", "max_new_tokens")
-_DEFAULTS: dict[str, Any] = {
-    f.name: f.default
-    for f in (*dataclasses.fields(Sampling), *dataclasses.fields(LoopSettings))
-    if f.default is not dataclasses.MISSING
-}
+_DEFAULTS = field_defaults(Sampling, LoopSettings)
 
 
 def _describe(phase: str, info: dict[str, Any]) -> str | None:
@@ -106,13 +103,8 @@ def loop_settings(args: argparse.Namespace) -> LoopSettings:
     Raises:
         ValueError: For a bad value.
     """
-    given = vars(args)  # flags not given are absent (argparse.SUPPRESS)
-    fields = {f.name for f in dataclasses.fields(LoopSettings)} - {"sampling", "progress"}
-    return LoopSettings(
-        **{k: v for k, v in given.items() if k in fields},
-        sampling=Sampling(**{k: given[k] for k in _SAMPLING if k in given}),
-        progress=not args.quiet,
-    )
+    settings: LoopSettings = settings_from_args(LoopSettings, args, _SAMPLING, progress=not args.quiet)
+    return settings
 
 
 def self_improve(args: argparse.Namespace) -> int:
@@ -156,12 +148,7 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def _option(parser: argparse.ArgumentParser, flag: str, text: str, **kwargs: Any) -> None:
-    """A flag absent from the namespace unless given, its help quoting the dataclass default."""
-    dest = kwargs.setdefault("dest", flag.removeprefix("--").replace("-", "_"))
-    default = _DEFAULTS.get(dest)
-    if default is not None and kwargs.get("action") not in ("store_true", argparse.BooleanOptionalAction):
-        text += f" (default: {default})"
-    parser.add_argument(flag, help=text, default=argparse.SUPPRESS, **kwargs)
+    add_option(parser, _DEFAULTS, flag, text, **kwargs)
 
 
 def add_loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
