@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import cancel_task
+from task_samples import cancel_task
 from toolgym.tasks import (
     BankError,
     CodeAsTask,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
-from conftest import cancel_task
 from gymnasium.utils.env_checker import check_env
+from task_samples import cancel_task
 from toolgym.tasks import CaTEnv, CodeAsTask
 
 from toolgym.actions import CodeBlock, Message

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cancel_task
+from task_samples import cancel_task
 from toolgym.tasks import TaskRunner, read_tasks, validate
 from toolgym.tasks.challenge import Band, run_challenge, write_challenge
 from toolgym.tasks.proposal import Proposal

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from conftest import SMALL_WORLD, cancel_task, pending_order
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from task_samples import SMALL_WORLD, cancel_task, pending_order
 from toolgym.tasks import CaTEnv, CodeAsTask, load_bank
 from toolgym.tasks.ambiguity import AmbiguityResult, screen_ambiguity, unnamed_values
 from toolgym.tasks.quality import BandResult, DedupResult, dedup_key, dedupe, difficulty_band, pass_rates

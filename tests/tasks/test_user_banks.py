@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
-from conftest import cancel_task
+from task_samples import cancel_task
 from toolgym.tasks import CodeAsTask, TaskRunner
 from toolgym.tasks.user_banks import (
     data_home,

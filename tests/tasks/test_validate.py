@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import SMALL_WORLD, cancel_task, pending_order
+from task_samples import SMALL_WORLD, cancel_task, pending_order
 from toolgym.tasks import STAGES, CodeAsTask, TaskRunner, validate, validate_many
 from toolgym.tasks.validate import Episode
 
