@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ class _Run:
             scripted = ScriptedChallenger(
                 s.domain, families=list(s.families or ()) or None, world_seeds=seeds, seed=s.seed + number
             )
-            proposals = (Proposal(task=t, reason="ok") for t in scripted.propose(s.tasks_per_round))
+            proposals = scripted.proposals(s.tasks_per_round)
             info: dict[str, Any] = {"challenger": "scripted", **scripted.settings()}
         else:
             spec = record.model if s.challenger == "self" else s.challenger
@@ -203,12 +203,7 @@ class _Run:
                 batch_size=s.rollout_batch_size,
                 max_observation_chars=LLM_OBSERVATION_CHARS,
             )
-
-            def generate() -> Iterator[Proposal]:
-                # Lazy, so that the challenge report's clock covers generation.
-                yield from llm.propose(s.tasks_per_round, seed=s.seed + number, progress=s.progress)
-
-            proposals = generate()
+            proposals = llm.proposals(s.tasks_per_round, seed=s.seed + number, progress=s.progress)
             info = {**llm.settings(), "policy": spec, "seed": s.seed + number}
         with TaskRunner() as runner:
             result = run_challenge(proposals, runner=runner, settings=info)

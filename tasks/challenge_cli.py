@@ -34,8 +34,7 @@ def _seeds(text: str) -> list[int]:
 def _scripted(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Proposal], dict[str, Any]]:
     families = [f.strip() for f in args.families.split(",")] if args.families else None
     challenger = ScriptedChallenger(args.domain, families=families, world_seeds=seeds, seed=args.seed)
-    proposals = (Proposal(task=t, reason="ok") for t in challenger.propose(args.n))
-    return proposals, {"challenger": "scripted", **challenger.settings()}
+    return challenger.proposals(args.n), {"challenger": "scripted", **challenger.settings()}
 
 
 def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Proposal], dict[str, Any]]:
@@ -56,10 +55,6 @@ def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Proposal]
         max_observation_chars=args.max_observation_chars,
     )
 
-    def generate() -> Iterator[Proposal]:
-        # Lazy, so that the pipeline's clock covers generation.
-        yield from challenger.propose(args.n, seed=args.seed, progress=not args.quiet)
-
     settings = {
         **challenger.settings(),
         "policy": args.policy,
@@ -67,7 +62,7 @@ def _llm(args: argparse.Namespace, seeds: list[int]) -> tuple[Iterator[Proposal]
         "max_observation_chars": args.max_observation_chars,
         "seed": args.seed,
     }
-    return generate(), settings
+    return challenger.proposals(args.n, seed=args.seed, progress=not args.quiet), settings
 
 
 def challenge(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import datetime
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -180,6 +180,21 @@ class LLMChallenger:
             "guided": self.guided,
             "prompt_sha": self.prompt_sha,
         }
+
+    def proposals(self, n: int, *, seed: int = 0, progress: bool = False) -> Iterator[Proposal]:
+        """:meth:`propose`, run only when the result is first iterated.
+
+        The challenge pipeline times the loop that consumes its proposals, so generation counts as proposing.
+
+        Args:
+            n: Episodes (proposals) to run.
+            seed: Base seed (see :meth:`propose`).
+            progress: Show a progress bar.
+
+        Yields:
+            Each proposal.
+        """
+        yield from self.propose(n, seed=seed, progress=progress)
 
     def propose(
         self,

@@ -28,6 +28,7 @@ from toolgym.domains import get_domain
 from toolgym.world import World
 
 from .format import CodeAsTask
+from .proposal import Proposal
 
 KINDS = ("write", "read")
 CHALLENGER = "toolgym.tasks.scripted"
@@ -173,6 +174,17 @@ class ScriptedChallenger:
 
     def _rng(self, family: TaskFamily, world_seed: int, attempt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, _name_key(family.name), world_seed, attempt])
+
+    def proposals(self, n: int) -> Iterator[Proposal]:
+        """The tasks of :meth:`propose` as proposals, the form the challenge pipeline filters.
+
+        Args:
+            n: The most tasks to yield.
+
+        Yields:
+            One usable proposal per task.
+        """
+        return (Proposal(task=task, reason="ok") for task in self.propose(n))
 
     def propose(self, n: int) -> Iterator[CodeAsTask]:
         """Write up to ``n`` new tasks.

@@ -386,3 +386,12 @@ def test_code_actions_explore_through_the_sandbox(explorer_user: tuple[str, str]
     assert step["action_type"] == "code" and step["tool_calls"][0]["name"] == "find_user_id_by_email"
     assert re.fullmatch(r"[a-z]+_[a-z]+_\d+\s*", step["observation"])
     assert proposal.reason == "missing_instruction"  # the canned code is no task
+
+
+def test_proposals_generate_only_once_iterated() -> None:
+    policy = CannedPolicy("Nothing to report.")
+    challenger = LLMChallenger(policy, "retail", explore_turns=1, world_seeds=[WORLD_SEED], batch_size=2)
+    lazy = challenger.proposals(2, seed=3)
+    assert policy.calls == 0  # the pipeline's clock starts before the first proposal is asked for
+    made = list(lazy)
+    assert policy.calls > 0 and [p.reason for p in made] == [p.reason for p in challenger.propose(2, seed=3)]

@@ -261,3 +261,9 @@ def test_settings_are_json_data() -> None:
         "seed": 7,
     }
     assert challenger.name == "scripted"
+
+
+def test_proposals_wrap_the_proposed_tasks_as_usable() -> None:
+    made = list(ScriptedChallenger("retail", world_seeds=[0]).proposals(3))
+    assert [p.reason for p in made] == ["ok"] * 3
+    assert [p.task for p in made] == list(ScriptedChallenger("retail", world_seeds=[0]).propose(3))
