@@ -35,6 +35,7 @@ from .grpo_settings import (
     load_settings,
     overrides_from_args,
 )
+from .sft import lora_config
 
 __all__ = [
     "CONFIG_DIR",
@@ -257,14 +258,8 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
     )
     peft_config = None
     if settings.lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            r=settings.lora_r,
-            lora_alpha=settings.lora_alpha,
-            lora_dropout=settings.lora_dropout,
-            target_modules=settings.lora_target_modules,
-            task_type="CAUSAL_LM",
+        peft_config = lora_config(
+            settings.lora_r, settings.lora_alpha, settings.lora_dropout, settings.lora_target_modules
         )
     trainer = GRPOTrainer(
         model=model,

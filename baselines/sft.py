@@ -180,6 +180,25 @@ def load_trainable(spec: str) -> tuple[Any, Any]:
         raise PolicyError(f"cannot load model {spec!r} for training: {exc}") from exc
 
 
+def lora_config(rank: int, alpha: int, dropout: float, target_modules: str | list[str] = "all-linear") -> Any:
+    """A LoRA adapter configuration for a causal LM (both baselines train through it).
+
+    Args:
+        rank: The adapter's rank.
+        alpha: Its scaling numerator (the update is scaled by ``alpha / rank``).
+        dropout: Dropout on the adapter's input.
+        target_modules: The layers to adapt; ``"all-linear"`` is every linear layer but the output head.
+
+    Returns:
+        A ``peft.LoraConfig``.
+    """
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM"
+    )
+
+
 def _meter(result: TrainResult, on_step: Callable[[dict[str, float]], None] | None) -> Any:
     from transformers import TrainerCallback
 
@@ -269,17 +288,9 @@ def train_sft(
         max_length=None,
         disable_tqdm=not settings.progress,
     )
-    peft_config = None
-    if settings.lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            r=settings.lora_rank,
-            lora_alpha=settings.lora_alpha,
-            lora_dropout=settings.lora_dropout,
-            target_modules="all-linear",
-            task_type="CAUSAL_LM",
-        )
+    peft_config = (
+        lora_config(settings.lora_rank, settings.lora_alpha, settings.lora_dropout) if settings.lora else None
+    )
     result = TrainResult(model_path=folder / "model", examples=len(data.examples))
     bars_were_on = not datasets.are_progress_bars_disabled()
     if not settings.progress:
