@@ -199,6 +199,8 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
     cuda = torch.cuda.is_available()
     model, tokenizer = load_model_and_tokenizer(settings.model, settings.dtype)
     action_format, uses_tools = resolve_action_format(settings, tokenizer)
+    # TRL's tool calling samples freely and shows no demonstrations: those options need the rollout function.
+    uses_tools = uses_tools and not settings.guided and settings.demos == 0
     if settings.use_vllm and not uses_tools:
         raise ValueError(
             f"use_vllm needs TRL's tool calling; the {action_format!r} format runs through a rollout_func"
@@ -227,6 +229,9 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
             settings.env_id,
             max_turns=settings.max_turns,
             max_turn_tokens=settings.max_turn_tokens,
+            guided=settings.guided,
+            first_call=settings.first_call,
+            demos=settings.demos,
             **env_kwargs,
         )
         hooks = {"rollout_func": rollout}

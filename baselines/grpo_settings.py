@@ -50,6 +50,9 @@ class GRPOSettings:
     max_completion_length: int = 512  # tokens of a whole episode after the prompt, tool results included
     max_tool_calling_iterations: int = 6  # tool turns per episode (tool-calling path)
     max_turn_tokens: int | None = None  # tokens of one model turn (rollout path; default: the whole budget)
+    guided: bool = False  # sample every turn inside the action grammar (rollout path; hermes, json, llama3)
+    first_call: bool = False  # with guided: the first turn must be a tool call
+    demos: int = 0  # worked episodes of other train tasks in the prompt (rollout path)
     learning_rate: float = 1e-5
     max_steps: int = 2
     max_seconds: float | None = None  # stop after the step that passes this much training time
@@ -171,6 +174,7 @@ SHORTCUTS: dict[str, tuple[str, type, str]] = {
     "--learning-rate": ("learning_rate", float, "peak learning rate"),
     "--seed": ("seed", int, "seeds the dataset and training"),
     "--action-format": ("action_format", str, "auto (the chat template's), or any toolgym format"),
+    "--demos": ("demos", int, "worked episodes of other train tasks shown before each task (rollout path)"),
 }
 
 

@@ -3,16 +3,24 @@
 :func:`make_rollout_func` gives ``GRPOTrainer(rollout_func=…)`` a function that plays a batch of episodes with the
 trainer's model: the env parses the model's text in its own format, observations come back as tool or user
 messages rendered with the chat template, and their tokens get ``env_mask`` 0 so they stay out of the loss.
+
+Two options help a small model that rarely acts validly on its own, so that GRPO's groups differ in reward at all:
+``guided`` samples each turn inside the env's action grammar (:mod:`toolgym.policies.guidance`) and ``demos`` shows
+worked episodes of other train tasks before the task, in the prompt. Guidance masks tokens only while sampling; the
+trainer scores the sampled tokens under the unmasked model, so an update also raises the probability of valid
+actions the model would not have written alone: a bias towards well-formed calls.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 
+from toolgym.policies.guidance import GUIDED_FORMATS, ActionGuide, GuidanceError, action_grammar
 from toolgym.prompting import observation_message
 
 from .trl import _cut_off_reward, _env_kwargs
@@ -35,17 +43,40 @@ def _prompt_key(prompt: Sequence[Mapping[str, Any]]) -> tuple[str | None, int]:
     raise ValueError("a toolgym rollout needs prompts from task_dataset(), which carry the task id and seed")
 
 
+@dataclass(frozen=True)
+class RolloutOptions:
+    """How the rollout function plays: token limits, guidance and demonstrations.
+
+    Attributes:
+        budget: Tokens of a whole episode after the prompt, observations included.
+        turn_tokens: Most tokens of one model turn.
+        guided: Sample every turn inside the env's action grammar.
+        first_call: With ``guided``, the first turn must be a tool call.
+        demos: Worked episodes of other train tasks shown in the prompt, before the task.
+    """
+
+    budget: int
+    turn_tokens: int
+    guided: bool = False
+    first_call: bool = False
+    demos: int = 0
+
+
 class _Rollout:
     """One call of the rollout function: a batch of episodes played turn by turn with the trainer's model."""
 
-    def __init__(self, trainer: Any, envs: list[gym.Env[str, str]], budget: int, turn_tokens: int) -> None:
+    def __init__(
+        self, trainer: Any, envs: list[gym.Env[str, str]], options: RolloutOptions, ll_tokenizer: Any = None
+    ) -> None:
         from transformers import GenerationConfig
 
         self.tokenizer = trainer.processing_class
         self.model = trainer.accelerator.unwrap_model(trainer.model)
         self.template = _training_template(self.tokenizer, trainer)
         self.template_kwargs: dict[str, Any] = dict(getattr(trainer, "chat_template_kwargs", None) or {})
-        self.envs, self.budget, self.turn_tokens = envs, budget, turn_tokens
+        self.envs, self.options, self.ll_tokenizer = envs, options, ll_tokenizer
+        self.budget, self.turn_tokens = options.budget, options.turn_tokens
+        self.grammars: list[tuple[str, str]] = []  # per episode, when guided: (any action, a tool call)
         # The trainer's sampling settings (temperature, top-p, …); only the token limit changes turn by turn.
         config = getattr(trainer, "generation_config", None)
         self.config = copy.deepcopy(config) if config is not None else GenerationConfig(do_sample=True)  # type: ignore[no-untyped-call]
@@ -79,14 +110,49 @@ class _Rollout:
         obs, info = env.reset(seed=seed, options={"task_id": task_id} if task_id is not None else None)
         messages = [{"role": m["role"], "content": m.get("content") or ""} for m in prompt]
         messages[-1]["content"] = f"{messages[-1]['content']}\n\n{obs}".lstrip("\n")
+        action_format, tools = str(info.get("action_format", "")), list(info.get("tools", []))
         # Tools go through the chat template only in its own call format; the code format lists them as functions.
-        native = info.get("action_format") == _template_format(self.tokenizer)
-        return self._render(
-            messages, add_generation_prompt=True, **({"tools": info["tools"]} if native else {})
+        shown = {"tools": tools} if action_format == _template_format(self.tokenizer) else {}
+        if self.options.demos > 0:
+            messages[-1:-1] = self._demonstrations(env, messages, shown)
+        if self.options.guided:
+            self.grammars.append(
+                (
+                    action_grammar(action_format, tools),
+                    action_grammar(action_format, tools, require_call=True),
+                )
+            )
+        return self._render(messages, add_generation_prompt=True, **shown)
+
+    def _demonstrations(
+        self, env: gym.Env[str, str], messages: list[dict[str, Any]], shown: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        demonstrations = getattr(env.unwrapped, "demonstrations", None)
+        if demonstrations is None:
+            raise ValueError(f"{env.unwrapped!r} has no demonstrations to show (demos=… needs a task env)")
+        context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        room = context - len(self._render(messages, add_generation_prompt=True, **shown)) - self.budget
+        worked = demonstrations(self.options.demos, room_chars=max(0, 3 * room))  # about 3 characters a token
+        return [{"role": m["role"], "content": m.get("content") or ""} for m in worked]
+
+    def _guide(self, episodes: list[int]) -> ActionGuide | None:
+        if not self.options.guided:
+            return None
+        first = self.options.first_call
+        grammars = [self.grammars[i][1 if first and not self.completion[i] else 0] for i in episodes]
+        return ActionGuide(
+            self.ll_tokenizer,
+            grammars,
+            int(self.model.config.vocab_size),
+            temperature=float(getattr(self.config, "temperature", None) or 1.0),
+            top_p=float(getattr(self.config, "top_p", None) or 1.0),
         )
 
-    def _generate(self, rows: list[list[int]], max_new: int) -> list[list[int]]:
+    def _generate(
+        self, rows: list[list[int]], max_new: int, guide: ActionGuide | None = None
+    ) -> list[list[int]]:
         import torch
+        from transformers import LogitsProcessorList
 
         width = max(len(r) for r in rows)
         device = self.model.device
@@ -94,8 +160,13 @@ class _Rollout:
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
         config = copy.deepcopy(self.config)
         config.max_new_tokens, config.pad_token_id = max_new, self.pad
+        extra: dict[str, Any] = {}
+        if guide is not None:
+            # The guide masks invalid tokens, then applies temperature and top-p itself; generate only samples.
+            config.do_sample, config.temperature, config.top_p, config.top_k = True, 1.0, 1.0, 0
+            extra["logits_processor"] = LogitsProcessorList([guide])
         with torch.no_grad():
-            out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config, **extra)
         return [[int(t) for t in row] for row in out[:, width:].tolist()]
 
     def _advance(self, i: int, tokens: list[int], room: int) -> bool:
@@ -135,7 +206,9 @@ class _Rollout:
         while active:
             room = [self.budget - len(self.completion[i]) for i in active]
             new = self._generate(
-                [prompt_ids[i] + self.completion[i] for i in active], min(max(room), self.turn_tokens)
+                [prompt_ids[i] + self.completion[i] for i in active],
+                min(max(room), self.turn_tokens),
+                self._guide(active),
             )
             active = [
                 i for i, tokens, r in zip(active, new, room, strict=True) if self._advance(i, tokens, r)
@@ -161,6 +234,9 @@ def make_rollout_func(
     max_turns: int = 8,
     max_completion_length: int | None = None,
     max_turn_tokens: int | None = None,
+    guided: bool = False,
+    first_call: bool = False,
+    demos: int = 0,
     **env_kwargs: Any,
 ) -> Callable[[list[Any], Any], dict[str, Any]]:
     """A ``GRPOTrainer(rollout_func=…)`` that plays toolgym episodes with the trainer's model, for any action format.
@@ -177,15 +253,28 @@ def make_rollout_func(
         max_completion_length: Token budget of a whole episode, observations included (default and upper bound:
             the trainer's ``max_completion_length``).
         max_turn_tokens: Most tokens of one model turn (default: the budget).
+        guided: Sample every turn inside the env's action grammar (hermes, json or llama3 formats).
+        first_call: With ``guided``, the first turn of every episode must be a tool call.
+        demos: Worked episodes of other train tasks shown in the prompt before the task (task envs only); they
+            are part of the prompt, so never trained on.
         **env_kwargs: More arguments for ``gym.make`` (e.g. ``action_format="code"``, ``max_observation_chars``).
 
     Returns:
         The rollout function; it returns ``prompt_ids``, ``completion_ids``, ``logprobs`` (``None``), ``env_mask``
         and ``reward``, one entry per prompt.
+
+    Raises:
+        GuidanceError: With ``guided``, for an action format without a grammar (``code``, ``pythonic``).
     """
     kwargs = _env_kwargs(env_id, "all", env_kwargs)
     kwargs["max_turns"] = max_turns
+    if guided and kwargs.get("action_format") not in GUIDED_FORMATS:
+        raise GuidanceError(
+            f"guided rollouts need one of the {', '.join(GUIDED_FORMATS)} formats, "
+            f"not {kwargs.get('action_format')!r}"
+        )
     envs: list[gym.Env[str, str]] = []  # kept across calls: an env is made once and reset for every episode
+    ll_tokenizers: dict[int, Any] = {}  # per tokenizer, its llguidance form, built on the first guided call
 
     def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
         while len(envs) < len(prompts):
@@ -194,6 +283,18 @@ def make_rollout_func(
         if max_completion_length is not None:
             budget = min(budget, max_completion_length)
         turn = min(budget, max_turn_tokens) if max_turn_tokens is not None else budget
-        return _Rollout(trainer, envs[: len(prompts)], budget, turn).play(prompts)
+        options = RolloutOptions(budget, turn, guided=guided, first_call=first_call, demos=demos)
+        return _Rollout(
+            trainer, envs[: len(prompts)], options, _ll_tokenizer(trainer) if guided else None
+        ).play(prompts)
+
+    def _ll_tokenizer(trainer: Any) -> Any:
+        tokenizer = trainer.processing_class
+        if id(tokenizer) not in ll_tokenizers:
+            import llguidance.hf
+
+            vocab = int(trainer.accelerator.unwrap_model(trainer.model).config.vocab_size)
+            ll_tokenizers[id(tokenizer)] = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab)
+        return ll_tokenizers[id(tokenizer)]
 
     return rollout_func

@@ -112,6 +112,12 @@ def test_train_grpo_with_a_tiny_model(tmp_path: Path, action_format: str, path: 
     assert summary["steps"] == 1 and summary["settings"]["model"] == "tiny"
 
 
+def test_guided_or_demonstrations_take_the_rollout_path(tmp_path: Path) -> None:
+    # TRL's tool calling can neither constrain sampling nor show worked episodes.
+    result = train_grpo(tiny_settings(tmp_path, guided=True, first_call=True, demos=1, max_turn_tokens=16))
+    assert result.path == "rollout" and result.action_format == "hermes" and result.steps == 1
+
+
 def test_train_grpo_with_lora(tmp_path: Path) -> None:
     result = train_grpo(
         tiny_settings(tmp_path, lora=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"])
