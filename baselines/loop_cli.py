@@ -184,6 +184,12 @@ def add_loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _option(s, "--guided", "constrain each turn to a valid action", action=argparse.BooleanOptionalAction)
     _option(s, "--first-call", "with --guided, the first turn must be a tool call", action="store_true")
     _option(s, "--demos", "worked episodes of other tasks shown first", type=int)
+    _option(
+        s,
+        "--keep-demos",
+        "keep shown demonstrations in the training examples",
+        action=argparse.BooleanOptionalAction,
+    )
     _option(s, "--max-new-tokens", "tokens per turn", type=int)
     _option(s, "--temperature", "sampling temperature", type=float)
     _option(s, "--epochs", "passes over each round's examples", type=float)

@@ -314,6 +314,7 @@ def test_self_improve_flags_map_onto_the_settings() -> None:
     flags = [
         *("--families", "order_status,gift_card_balance", "--no-guided", "--temperature", "0.2"),
         "--no-replay-train",
+        "--no-keep-demos",
     ]
     args = build_parser().parse_args(["self-improve", *flags, "--rounds", "3", "--out", "x", "--quiet"])
     made = loop_cli.loop_settings(args)
@@ -321,6 +322,7 @@ def test_self_improve_flags_map_onto_the_settings() -> None:
         families=("order_status", "gift_card_balance"),
         guided=False,
         replay_train=False,
+        keep_demos=False,
         sampling=Sampling(temperature=0.2),
         rounds=3,
         out=Path("x"),

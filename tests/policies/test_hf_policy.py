@@ -53,31 +53,41 @@ def test_batched_generation_matches_one_by_one(policy: TransformersPolicy) -> No
     assert len(batch) == 5 and all(isinstance(t, str) for t in batch)
 
 
-def test_the_prefix_cache_changes_no_output(policy: TransformersPolicy) -> None:
+def test_reused_keys_and_values_change_no_output(policy: TransformersPolicy) -> None:
     greedy = Sampling(temperature=0, max_new_tokens=12)
-    policy.prefix_caching = True
-    cached = policy.generate(conversations(4), sampling=greedy)
-    assert len(policy._prefix_caches) == 1
+    policy.kv_store.clear()
+    first = conversations(4)
+    replies = policy.generate(first, sampling=greedy)
+    assert sum(e.opening for e in policy.kv_store.entries.values()) == 1  # the shared opening, computed once
+    # The next turn of each conversation starts with its previous turn: only the new tokens are computed.
+    second = [
+        [*c, {"role": "assistant", "content": r}, {"role": "user", "content": f"And order #X{i}?"}]
+        for i, (c, r) in enumerate(zip(first, replies, strict=True))
+    ]
+    ids = [policy.tokenizer(policy.render(c, None), add_special_tokens=False)["input_ids"] for c in first]
+    next_ids = policy.tokenizer(policy.render(second[0], None), add_special_tokens=False)["input_ids"]
+    assert policy.kv_store.match(next_ids)[0] > len(ids[0])  # reaches into the previous completion
+    cached = policy.generate(second, sampling=greedy)
     policy.prefix_caching = False
     try:
-        plain = policy.generate(conversations(4), sampling=greedy)
+        plain = policy.generate(second, sampling=greedy)
+        assert policy.generate(first, sampling=greedy) == replies
     finally:
         policy.prefix_caching = True
     assert cached == plain
 
 
 def test_a_lone_conversation_reuses_the_kept_opening(policy: TransformersPolicy) -> None:
-    # A guided call cut by the token limit goes on alone; it must not pay for the opening again or evict it.
+    # A guided call cut by the token limit goes on alone; it must not pay for the opening again.
     greedy = Sampling(temperature=0, max_new_tokens=4)
+    policy.kv_store.clear()
     policy.generate(conversations(3), sampling=greedy)
-    kept = dict(policy._prefix_caches)
-    (key, cache), *_ = reversed(kept.items())
-    ids = policy.tokenizer(policy.render(conversations(1)[0], None), add_special_tokens=False)["input_ids"]
-    assert policy._prefix([ids]) == (len(key), cache)
-    policy.generate(conversations(1), sampling=greedy)
-    assert policy._prefix_caches == kept
+    opening = next(e for e in policy.kv_store.entries.values() if e.opening)
+    fresh = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Where is order #W9?"}]
+    ids = policy.tokenizer(policy.render(fresh, None), add_special_tokens=False)["input_ids"]
+    assert policy.kv_store.match(ids)[0] >= len(opening.tokens)
     unrelated = policy.tokenizer("something else entirely " * 20, add_special_tokens=False)["input_ids"]
-    assert policy._prefix([unrelated]) == (0, None)
+    assert policy.kv_store.match(unrelated) == (0, None)
 
 
 def test_a_seed_makes_sampling_repeatable(policy: TransformersPolicy) -> None:

