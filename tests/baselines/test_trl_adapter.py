@@ -19,7 +19,7 @@ from toolgym.baselines.trl import (
 )
 from toolgym.baselines.trl_rollout import make_rollout_func
 
-from toolgym.testing import tiny_llama
+from toolgym.testing import stand_in_trainer, tiny_llama
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -312,18 +312,6 @@ class ScriptedModel:
         return torch.cat([input_ids, new], dim=1)
 
 
-def fake_trainer(tokenizer: Any, model: Any, budget: int) -> Any:
-    return SimpleNamespace(
-        processing_class=tokenizer,
-        model=model,
-        accelerator=SimpleNamespace(unwrap_model=lambda m: m),
-        max_completion_length=budget,
-        generation_config=None,
-        chat_template=None,
-        chat_template_kwargs={},
-    )
-
-
 CODE_TURN = f"```python\nprint(get_order_details(order_id='{ORDER}')['status'])\n```<|im_end|>"
 
 
@@ -337,7 +325,7 @@ def test_rollout_func_plays_code_actions_and_masks_observations() -> None:
     status = status_of(probe)
     model = ScriptedModel(tokenizer, [CODE_TURN, f"Your order is {status}.<|im_end|>"])
     rollout = make_rollout_func(CAT, max_turns=4, action_format="code")
-    out = rollout([prompt, prompt], fake_trainer(tokenizer, model, budget=200))
+    out = rollout([prompt, prompt], stand_in_trainer(model, tokenizer, 200))
     assert (
         set(out) == {"prompt_ids", "completion_ids", "logprobs", "env_mask", "reward"}
         and out["logprobs"] is None
@@ -366,13 +354,13 @@ def test_rollout_func_respects_the_budget() -> None:
     prompt = task_dataset(CAT, "train", action_format="code", system_prompt=False, max_tasks=1)[0]["prompt"]
     model = ScriptedModel(tokenizer, [CODE_TURN])  # looks the order up again and again, never answers
     rollout = make_rollout_func(CAT, max_turns=30, action_format="code")
-    out = rollout([prompt], fake_trainer(tokenizer, model, budget=150))
+    out = rollout([prompt], stand_in_trainer(model, tokenizer, 150))
     ids, mask = out["completion_ids"][0], out["env_mask"][0]
     assert len(ids) == len(mask) <= 150 and out["reward"] == [0.0]  # cut off unanswered: the verifier says no
     assert 1 < model.calls < 30 and ids.count(tokenizer.eos_token_id) >= 2 * (model.calls - 1)
     # A turn cut at max_turn_tokens is closed with an end-of-turn token the model did not write (masked).
     out = make_rollout_func(CAT, max_turns=2, action_format="code", max_turn_tokens=20)(
-        [prompt], fake_trainer(tokenizer, ScriptedModel(tokenizer, [CODE_TURN]), budget=150)
+        [prompt], stand_in_trainer(ScriptedModel(tokenizer, [CODE_TURN]), tokenizer, 150)
     )
     ids, mask = out["completion_ids"][0], out["env_mask"][0]
     assert ids[20] == tokenizer.eos_token_id and mask[:21] == [1] * 20 + [0]

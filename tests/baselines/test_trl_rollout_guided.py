@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from toolgym.baselines.trl_rollout import make_rollout_func
 from toolgym.actions.base import Malformed, Message, ToolCall
 from toolgym.actions.parsers import parse_hermes
 from toolgym.policies.guidance import GuidanceError
-from toolgym.testing import tiny_llama
+from toolgym.testing import stand_in_trainer, tiny_llama
 
 CAT = "toolgym/Retail-CaT-v1"
 
@@ -24,14 +23,8 @@ CAT = "toolgym/Retail-CaT-v1"
 def trainer_for(model: Any, tokenizer: Any, budget: int) -> Any:
     from transformers import GenerationConfig
 
-    return SimpleNamespace(
-        processing_class=tokenizer,
-        model=model,
-        accelerator=SimpleNamespace(unwrap_model=lambda m: m),
-        max_completion_length=budget,
-        generation_config=GenerationConfig(do_sample=True, temperature=1.0, top_p=1.0),
-        chat_template=None,
-        chat_template_kwargs={},
+    return stand_in_trainer(
+        model, tokenizer, budget, GenerationConfig(do_sample=True, temperature=1.0, top_p=1.0)
     )
 
 
