@@ -216,6 +216,7 @@ def train_grpo(settings: GRPOSettings) -> GRPOResult:
         seed=settings.seed,
         system_prompt=settings.system_prompt,
         max_tasks=settings.max_tasks,
+        families=settings.families,
         **env_kwargs,
     )
     hooks: dict[str, Any]

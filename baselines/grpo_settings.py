@@ -35,6 +35,7 @@ class GRPOSettings:
     action_format: str = "auto"  # the chat template's tool-call format, or any toolgym format (code, json)
     tools: list[str] | None = None  # show only these tools (tool-calling path)
     max_tasks: int | None = None  # train on the split's first tasks only
+    families: list[str] | None = None  # train only on tasks of these families (provenance "family")
     samples: int = 1  # dataset rows per task
     system_prompt: bool = True  # the env's system prompt (domain policy, how to act)
     max_turns: int = 8  # agent turns per episode

@@ -273,6 +273,7 @@ def task_dataset(
     system_prompt: bool | str = True,
     list_tools: bool | None = None,
     max_tasks: int | None = None,
+    families: Sequence[str] | None = None,
     action_format: str = "hermes",
     **env_kwargs: Any,
 ) -> Any:
@@ -291,7 +292,9 @@ def task_dataset(
             the text to use.
         list_tools: List the tools as Python signatures in the system prompt (default: for formats other than
             :data:`TEMPLATE_FORMATS`, whose tools no chat template shows).
-        max_tasks: Keep only the first tasks of the split.
+        max_tasks: Keep only the first tasks of the split (after ``families``).
+        families: Keep only tasks of these families (``provenance["family"]``, as the scripted challenger
+            records it), e.g. the ones a small model sometimes solves, so that GRPO's groups can differ in reward.
         action_format: The format the system prompt teaches: the chat template's tool-call format for
             :func:`environment_factory` (``"hermes"`` for Qwen-style templates and the embedded SmolLM2,
             ``"llama3"`` for Llama 3.1), the rollout's format (e.g. ``"code"``) for :func:`make_rollout_func`.
@@ -299,6 +302,10 @@ def task_dataset(
 
     Returns:
         A ``datasets.Dataset`` with ``prompt``, ``task_id`` and ``seed`` columns.
+
+    Raises:
+        TypeError: If the env is not a toolgym env.
+        ValueError: If ``families`` leaves no task.
     """
     from datasets import Dataset  # type: ignore[import-untyped,unused-ignore]
 
@@ -308,7 +315,13 @@ def task_dataset(
         if not isinstance(inner, ToolEnv):
             raise TypeError(f"{env_id} is not a toolgym ToolEnv")
         ids = getattr(inner, "task_ids", None)
-        tasks = None if ids is None else list(ids)[:max_tasks]
+        tasks = None if ids is None else list(ids)
+        if families is not None and tasks is not None:
+            wanted = set(families)
+            tasks = [t.id for t in getattr(inner, "tasks", ()) if t.provenance.get("family") in wanted]
+            if not tasks:
+                raise ValueError(f"no {split} task of {env_id} is of the families {sorted(wanted)}")
+        tasks = None if tasks is None else tasks[:max_tasks]
         text = inner.system_prompt if system_prompt is True else system_prompt or ""
         tools_listed = inner.format.name not in TEMPLATE_FORMATS if list_tools is None else list_tools
         if tools_listed:

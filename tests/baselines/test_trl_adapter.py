@@ -187,6 +187,21 @@ def test_task_dataset_prompt_options() -> None:
     assert free["task_id"] == [None] * 3 and free["seed"] == [0, 1, 2]
 
 
+def test_task_dataset_families() -> None:
+    import gymnasium as gym
+
+    tasks = gym.make(CAT, split="train").unwrapped.tasks
+    family = {t.id: t.provenance.get("family") for t in tasks}
+    ds = task_dataset(CAT, "train", families=["gift_card_balance", "order_status"], max_tasks=5)
+    assert len(ds) == 5 and {family[t] for t in ds["task_id"]} <= {"gift_card_balance", "order_status"}
+    every = task_dataset(CAT, "train", families=["gift_card_balance"])
+    assert len(every) == sum(f == "gift_card_balance" for f in family.values()) > 0
+    with pytest.raises(
+        ValueError, match=r"no train task of toolgym/Retail-CaT-v1 is of the families \['nope'\]"
+    ):
+        task_dataset(CAT, "train", families=["nope"])
+
+
 # ---- TRL's GRPOTrainer with the adapter -----------------------------------------------------------------------
 
 
