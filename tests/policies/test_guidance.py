@@ -209,3 +209,35 @@ def test_a_call_cut_by_the_token_limit_is_finished(fmt: str, tiny: tuple[Any, An
         parsed = get_format(fmt).parse(text)
         assert isinstance(parsed, ToolCall), text
         assert RETAIL_TOOLS[parsed.name].validate(parsed.arguments) is None
+
+
+def sorted_nucleus(scores: Any, top_p: float) -> Any:
+    """The reference: sort the whole vocabulary, keep tokens while the mass before them is at most top_p."""
+    import torch
+
+    ordered, index = torch.sort(scores, descending=True, dim=-1)
+    probs = torch.softmax(ordered, dim=-1)
+    ordered = ordered.masked_fill(probs.cumsum(dim=-1) - probs > top_p, -torch.inf)
+    return torch.full_like(scores, -torch.inf).scatter(-1, index, ordered)
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    top_p=st.floats(0.05, 0.99),
+    spread=st.sampled_from([0.01, 1.0, 8.0]),
+    masked=st.floats(0.0, 0.99),
+)
+def test_nucleus_keeps_the_same_tokens_as_a_full_sort(
+    seed: int, top_p: float, spread: float, masked: float
+) -> None:
+    import torch
+
+    from toolgym.policies.guidance import nucleus
+
+    generator = torch.Generator().manual_seed(seed)
+    scores = torch.randn(4, 600, generator=generator) * spread  # flat rows need more than the first k tokens
+    scores[torch.rand(4, 600, generator=generator) < masked] = -torch.inf  # tokens a grammar forbids
+    scores[:, 0] = scores[:, 0].clamp(min=0.0)  # every row keeps at least one allowed token
+    fast = nucleus(scores, top_p, first_k=8)
+    assert torch.equal(torch.isfinite(fast), torch.isfinite(sorted_nucleus(scores, top_p)))
+    assert torch.equal(fast[torch.isfinite(fast)], scores[torch.isfinite(fast)])

@@ -117,6 +117,38 @@ def action_grammar(
     return f"start: {start}\ncall: {call}\nmessage: {message}\n"
 
 
+def nucleus(scores: Any, top_p: float, first_k: int = 64) -> Any:
+    """Nucleus (top-p) filtering: each row keeps the fewest highest-scoring tokens whose probability reaches ``top_p``.
+
+    The same tokens as sorting the whole vocabulary, which on a CPU costs about 270 ms per step for 50 rows of a
+    49k vocabulary; the nucleus is usually small, so the ``first_k`` best tokens are taken first and more only for
+    the rows whose nucleus they do not cover.
+
+    Args:
+        scores: ``[batch, vocab]`` logits (temperature already applied).
+        top_p: Probability mass to keep, in (0, 1).
+        first_k: How many tokens to look at first.
+
+    Returns:
+        The scores, with every token outside its row's nucleus at minus infinity.
+    """
+    import torch
+
+    vocab = scores.shape[-1]
+    probs = torch.softmax(scores.float(), dim=-1)
+    k = min(first_k, vocab)
+    while True:
+        top, index = torch.topk(probs, k, dim=-1)
+        mass = top.cumsum(dim=-1)
+        # Past the k-th token the mass before each token is at least mass[:, -1]: beyond top_p, none is kept.
+        if k == vocab or bool((mass[:, -1] > top_p).all()):
+            break
+        k = min(4 * k, vocab)
+    keep = mass - top <= top_p  # a token stays while the mass of the better ones has not reached top_p
+    kept = torch.where(keep, scores.gather(-1, index), torch.full_like(top, -torch.inf, dtype=scores.dtype))
+    return torch.full_like(scores, -torch.inf).scatter(-1, index, kept)
+
+
 class ActionGuide:
     """A ``transformers`` logits processor that keeps each row of a batch inside its own grammar.
 
@@ -193,13 +225,7 @@ class ActionGuide:
         if self.temperature <= 0:
             return scores
         scores = scores / self.temperature
-        if self.top_p < 1.0:
-            ordered, index = torch.sort(scores, descending=True, dim=-1)
-            mass = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
-            drop = mass - torch.softmax(ordered, dim=-1) > self.top_p  # keep the smallest set reaching top_p
-            ordered = ordered.masked_fill(drop, -torch.inf)
-            scores = torch.full_like(scores, -torch.inf).scatter(-1, index, ordered)
-        return scores
+        return nucleus(scores, self.top_p) if self.top_p < 1.0 else scores
 
     def for_row(self, row: int, last_token: int) -> ActionGuide:
         """A guide that carries on one row of this batch where generation stopped.
