@@ -37,7 +37,9 @@ def ll_tokenizer(tiny: tuple[Any, Any]) -> Any:
 
 def accepts(ll_tokenizer: Any, tokenizer: Any, grammar: str, text: str) -> bool:
     matcher = llguidance.LLMatcher(ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(grammar))
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    # Text spelled out in ordinary tokens, as a model writes it: "<|im_start|>" inside an argument is characters,
+    # not the special token (which no grammar allows mid-call).
+    ids = tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
     return matcher.try_consume_tokens(ids) == len(ids) and matcher.is_accepting()
 
 
