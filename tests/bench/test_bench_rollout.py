@@ -1,7 +1,7 @@
 """Benchmarks of generation and rollouts with the embedded model (``nox -s bench``; nothing is asserted on time).
 
-Reports generation throughput batched against one conversation at a time, the effect of the shared-prefix cache,
-and the share of a rollout's wall time spent in envs and the sandbox (budget: at most 1 %).
+Reports generation throughput batched against one conversation at a time, the effect of the shared-prefix cache
+and of reusing each conversation's previous turn, and the share of a rollout's wall time spent in envs and the sandbox (budget: at most 1 %).
 """
 
 from __future__ import annotations
@@ -87,6 +87,35 @@ def test_env_and_sandbox_share_of_a_rollout(smol) -> None:  # type: ignore[no-un
         f"generating {results.generate_s:.1f} s, env + sandbox {results.env_s:.2f} s = "
         f"{results.env_share:.2%} of the running time (budget {ENV_SHARE_BUDGET:.0%}); one-time startup "
         f"{results.startup_s:.2f} s"
+    )
+
+
+def test_later_turns_reuse_the_previous_turn(smol) -> None:  # type: ignore[no-untyped-def]
+    """A 3-turn rollout with kept keys and values (openings and previous turns) against one recomputing them."""
+
+    def play() -> float:
+        smol.kv_store.clear()
+        results = rollout(
+            smol,
+            "toolgym/Retail-CaT-v1",
+            split="test",
+            max_tasks=2,
+            sampling=Sampling(temperature=0, max_new_tokens=32),
+            env_kwargs={"max_turns": 3, "action_format": "hermes"},
+            guided=True,
+            first_call=True,
+        )
+        return results.generate_s
+
+    reused_s = play()
+    smol.prefix_caching = False
+    try:
+        recomputed_s = play()
+    finally:
+        smol.prefix_caching = True
+    print(
+        f"\n3-turn guided rollout, 2 Retail-CaT-v1 test tasks (embedded model, CPU): generating {reused_s:.1f} s "
+        f"reusing kept keys and values, {recomputed_s:.1f} s recomputing them ({recomputed_s / reused_s:.2f}×)"
     )
 
 
