@@ -90,6 +90,21 @@ def test_a_lone_conversation_reuses_the_kept_opening(policy: TransformersPolicy)
     assert policy.kv_store.match(unrelated) == (0, None)
 
 
+def test_an_entry_reused_in_part_stays_for_its_own_conversation(policy: TransformersPolicy) -> None:
+    greedy = Sampling(temperature=0, max_new_tokens=4)
+    policy.kv_store.clear()
+    policy.generate(conversations(2), sampling=greedy)
+    turns = {k for k, e in policy.kv_store.entries.items() if not e.opening}
+    for key in set(policy.kv_store.entries) - turns:  # the opening, evicted: a new episode starts from a turn
+        policy.kv_store.drop(key)
+    fresh = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Where is order #W9?"}]
+    ids = policy.tokenizer(policy.render(fresh, None), add_special_tokens=False)["input_ids"]
+    n, key = policy.kv_store.match(ids)
+    assert key in turns and n < len(policy.kv_store.entries[key].tokens)  # another conversation's opening
+    policy.generate([fresh], sampling=greedy)
+    assert turns <= set(policy.kv_store.entries)  # the other conversations keep their entries
+
+
 def test_a_seed_makes_sampling_repeatable(policy: TransformersPolicy) -> None:
     hot = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=16, seed=7)
     first = policy.generate(conversations(3), sampling=hot)

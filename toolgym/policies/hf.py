@@ -335,8 +335,13 @@ class TransformersPolicy:
             index = torch.tensor(positions, device=self.device)
             keys, values = row_states(cache, row, index)
             self.kv_store.add(tokens + generated[:fed], keys, values)
-        for _, key in reused:  # those conversations moved on: their longer entries replace them
-            if key is not None and key in self.kv_store.entries and not self.kv_store.entries[key].opening:
+        # An entry a row reused whole is a prefix of that row's new entry, which serves every prompt it served. One
+        # reused in part (a new episode sharing only another conversation's opening) still serves that conversation.
+        for n, key in reused:
+            if key is None or key not in self.kv_store.entries:
+                continue
+            entry = self.kv_store.entries[key]
+            if not entry.opening and n == len(entry.tokens):
                 self.kv_store.drop(key)
 
     def _guide(self, grammars: Sequence[str | None], settings: Sampling) -> Any:
