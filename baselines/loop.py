@@ -94,7 +94,7 @@ def eval_task_ids(settings: LoopSettings) -> list[str]:
         env.close()
     if settings.eval_families is not None:
         wanted = set(settings.eval_families)
-        tasks = [t for t in tasks if t.provenance.get("family") in wanted]
+        tasks = [t for t in tasks if t.family in wanted]
     if not tasks:
         raise ValueError(
             f"no test task of {settings.env} is of the families {list(settings.eval_families or [])}"

@@ -293,7 +293,7 @@ def task_dataset(
         list_tools: List the tools as Python signatures in the system prompt (default: for formats other than
             :data:`TEMPLATE_FORMATS`, whose tools no chat template shows).
         max_tasks: Keep only the first tasks of the split (after ``families``).
-        families: Keep only tasks of these families (``provenance["family"]``, as the scripted challenger
+        families: Keep only tasks of these families (``CodeAsTask.family``, as the scripted challenger
             records it), e.g. the ones a small model sometimes solves, so that GRPO's groups can differ in reward.
         action_format: The format the system prompt teaches: the chat template's tool-call format for
             :func:`environment_factory` (``"hermes"`` for Qwen-style templates and the embedded SmolLM2,
@@ -318,7 +318,7 @@ def task_dataset(
         tasks = None if ids is None else list(ids)
         if families is not None and tasks is not None:
             wanted = set(families)
-            tasks = [t.id for t in getattr(inner, "tasks", ()) if t.provenance.get("family") in wanted]
+            tasks = [t.id for t in getattr(inner, "tasks", ()) if t.family in wanted]
             if not tasks:
                 raise ValueError(f"no {split} task of {env_id} is of the families {sorted(wanted)}")
         tasks = None if tasks is None else tasks[:max_tasks]

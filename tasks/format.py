@@ -116,6 +116,12 @@ class CodeAsTask:
             "failure_cases": list(self.failure_cases),
         }
 
+    @property
+    def family(self) -> str | None:
+        """The task family its writer recorded (``provenance["family"]``, e.g. ``"gift_card_balance"``), if any."""
+        family = self.provenance.get("family")
+        return family if isinstance(family, str) and family else None
+
     def content_id(self) -> str:
         """Compute the id from the content: the domain and 16 hex digits of a SHA-256.
 

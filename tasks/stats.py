@@ -38,9 +38,8 @@ def skill_of(task: CodeAsTask) -> str:
     Returns:
         E.g. ``"cancel_by_items"``, ``"cancel_pending_order"``, ``"read"``.
     """
-    family = task.provenance.get("family")
-    if isinstance(family, str) and family:
-        return family
+    if task.family is not None:
+        return task.family
     toolset = get_domain(task.domain).toolset
     writes = sorted(n for n in tools_called(task.solution) if n in toolset and toolset[n].writes)
     return "+".join(writes) or "read"

@@ -43,6 +43,16 @@ def test_the_id_is_a_hash_of_the_content_only() -> None:
     assert base.with_split("test").id == base.id and base.with_split("test").split == "test"
 
 
+def test_family_comes_from_the_provenance() -> None:
+    assert (
+        CodeAsTask.from_dict(example(provenance={"family": "gift_card_balance"})).family
+        == "gift_card_balance"
+    )
+    assert CodeAsTask.from_dict(example(provenance={"family": ""})).family is None
+    assert CodeAsTask.from_dict(example(provenance={"family": 3})).family is None
+    assert CodeAsTask.from_dict(example()).family is None
+
+
 def test_a_stale_id_is_refused() -> None:
     obj = example()
     obj["id"] = CodeAsTask.from_dict(example(instruction="other")).id
