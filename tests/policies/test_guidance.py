@@ -217,9 +217,13 @@ def sorted_nucleus(scores: Any, top_p: float) -> Any:
     """The reference: sort the whole vocabulary, keep tokens while the mass before them is at most top_p."""
     import torch
 
-    ordered, index = torch.sort(scores, descending=True, dim=-1)
-    probs = torch.softmax(ordered, dim=-1)
-    ordered = ordered.masked_fill(probs.cumsum(dim=-1) - probs > top_p, -torch.inf)
+    # The same probabilities as nucleus() (one softmax over the unsorted row): normalising a sorted copy rounds
+    # differently, which on a flat row moves the boundary token.
+    probs = torch.softmax(scores.float(), dim=-1)
+    ordered_probs, index = torch.sort(probs, descending=True, dim=-1)
+    ordered = scores.gather(-1, index).masked_fill(
+        ordered_probs.cumsum(dim=-1) - ordered_probs > top_p, -torch.inf
+    )
     return torch.full_like(scores, -torch.inf).scatter(-1, index, ordered)
 
 
