@@ -201,6 +201,8 @@ class TransformersPolicy:
     ) -> None:
         import torch
 
+        from toolgym.policies import shared_prefix
+
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # bfloat16 on the CPU too: decoding is bound by reading the cached keys and values, which it halves (2.5x
         # faster turns for the embedded model on 2 cores, measured), and sampling does not need float32's precision.
@@ -222,6 +224,8 @@ class TransformersPolicy:
         self.batch_size = batch_size
         self.prefix_caching = prefix_caching
         self.kv_store = KVStore(reuse_bytes)
+        # The opening a batch's rows share is then held once, not once per row (see shared_prefix).
+        self.shared_prefix = prefix_caching and shared_prefix.enable(self.model)
         self._ll_tokenizer: Any = None
         self.name = name or f"hf:{self.model_id}"
         self.template_supports_tools = template_supports_tools(self.tokenizer)
@@ -413,6 +417,8 @@ class TransformersPolicy:
         import torch
         from transformers import LogitsProcessorList
 
+        from toolgym.policies.shared_prefix import shared_prefix_scope
+
         reused: list[tuple[int, int | None]] = (
             self._reuse(rows) if self.prefix_caching else [(0, None)] * len(rows)
         )
@@ -444,8 +450,8 @@ class TransformersPolicy:
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if cached:
-            kwargs["cache"] = self.kv_store.assemble(reused, self.model.config)
-        with torch.inference_mode():
+            kwargs["cache"] = self.kv_store.assemble(reused, self.model.config, shared=self.shared_prefix)
+        with torch.inference_mode(), shared_prefix_scope(kwargs.get("cache")):
             out = self.model.generate(
                 input_ids=torch.tensor(input_ids, device=self.device),
                 attention_mask=torch.tensor(mask, device=self.device),

@@ -122,15 +122,37 @@ class KVStore:
         """
         self.entries.pop(key, None)
 
-    def assemble(self, reused: Sequence[tuple[int, int | None]], config: Any) -> Any:
+    def shared_length(self, reused: Sequence[tuple[int, int | None]]) -> int:
+        """Tokens every row reuses and all their entries agree on (the batch's common opening).
+
+        Args:
+            reused: Per row, ``(length, entry id)`` from :meth:`match`.
+
+        Returns:
+            The length; 0 when a row reuses nothing.
+        """
+        if not reused or any(key is None for _, key in reused):
+            return 0
+        length = min(n for n, _ in reused)
+        first = self.entries[reused[0][1]].tokens  # type: ignore[index]
+        for _, key in reused[1:]:
+            differ = np.flatnonzero(self.entries[key].tokens[:length] != first[:length])  # type: ignore[index]
+            if differ.size:
+                length = int(differ[0])
+        return length
+
+    def assemble(self, reused: Sequence[tuple[int, int | None]], config: Any, *, shared: bool = False) -> Any:
         """A batch cache holding each row's reused prefix, right-padded with zeros to the longest.
 
         Args:
             reused: Per row, ``(length, entry id)`` from :meth:`match`.
             config: The model's config (to build the ``DynamicCache``).
+            shared: Keep the opening all rows share once (a
+                :class:`~toolgym.policies.shared_prefix.SharedPrefixCache`, for a model switched to shared-prefix
+                attention) when it is ``min_tokens`` or longer and there are several rows.
 
         Returns:
-            A ``DynamicCache`` of ``max(length)`` positions, or ``None`` when nothing is reused.
+            A cache of ``max(length)`` positions, or ``None`` when nothing is reused.
         """
         import torch
         from transformers import DynamicCache
@@ -138,27 +160,44 @@ class KVStore:
         width = max((n for n, _ in reused), default=0)
         if width == 0:
             return None
+        opening = self.shared_length(reused) if shared and len(reused) > 1 else 0
+        if opening < self.min_tokens:
+            opening = 0
         sample = next(self.entries[k] for _, k in reused if k is not None)
         layers, heads, _, dim = sample.keys.shape
-        shape = (len(reused), heads, width, dim)
+        shape = (len(reused), heads, width - opening, dim)
         per_layer = []
         for layer in range(layers):
             keys = torch.zeros(shape, dtype=sample.keys.dtype, device=sample.keys.device)
             values = torch.zeros_like(keys)
             for row, (n, key) in enumerate(reused):
-                if key is not None and n > 0:
+                if key is not None and n > opening:
                     entry = self.entries[key]
-                    keys[row, :, :n] = entry.keys[layer, :, :n]
-                    values[row, :, :n] = entry.values[layer, :, :n]
+                    keys[row, :, : n - opening] = entry.keys[layer, :, opening:n]
+                    values[row, :, : n - opening] = entry.values[layer, :, opening:n]
             per_layer.append((keys, values))
-        return DynamicCache(per_layer, config=config)
+        if not opening:
+            return DynamicCache(per_layer, config=config)
+        from toolgym.policies.shared_prefix import SharedPrefixCache, SharedPrefixLayer
+
+        return SharedPrefixCache(
+            [
+                SharedPrefixLayer(
+                    sample.keys[layer : layer + 1, :, :opening],
+                    sample.values[layer : layer + 1, :, :opening],
+                    keys,
+                    values,
+                )
+                for layer, (keys, values) in enumerate(per_layer)
+            ]
+        )
 
 
 def row_states(cache: Any, row: int, positions: Any) -> tuple[Any, Any]:
     """One row's keys and values at some positions of a batch cache, stacked over layers.
 
     Args:
-        cache: A ``DynamicCache`` after a forward pass or ``generate``.
+        cache: A ``DynamicCache`` (or ``SharedPrefixCache``) after a forward pass or ``generate``.
         row: The batch row.
         positions: A 1-D index tensor of positions to keep (the row's real tokens).
 
@@ -167,6 +206,10 @@ def row_states(cache: Any, row: int, positions: Any) -> tuple[Any, Any]:
     """
     import torch
 
-    keys = torch.stack([layer.keys[row].index_select(-2, positions) for layer in cache.layers])
-    values = torch.stack([layer.values[row].index_select(-2, positions) for layer in cache.layers])
-    return keys, values
+    pairs = [
+        layer.row_states(row, positions)
+        if hasattr(layer, "row_states")
+        else (layer.keys[row].index_select(-2, positions), layer.values[row].index_select(-2, positions))
+        for layer in cache.layers
+    ]
+    return torch.stack([k for k, _ in pairs]), torch.stack([v for _, v in pairs])
