@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,35 @@ def test_reused_keys_and_values_change_no_output(policy: TransformersPolicy) -> 
     finally:
         policy.prefix_caching = True
     assert cached == plain
+
+
+def test_a_prompt_repeated_by_several_rows_is_computed_once(
+    policy: TransformersPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    greedy = Sampling(temperature=0, max_new_tokens=8)
+    one, other = (
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Where is order #{ask}? " * 12}]
+        for ask in "AB"
+    )
+    batch = [one, other, one, one]  # three samples of one task, whose own part is longer than min_tokens
+    policy.kv_store.clear()
+    computed: list[int] = []
+    compute = policy._compute
+
+    def spy(tokens: list[int], *args: Any, **kwargs: Any) -> None:
+        computed.append(len(tokens))
+        compute(tokens, *args, **kwargs)
+
+    monkeypatch.setattr(policy, "_compute", spy)
+    texts = policy.generate(batch, sampling=greedy)
+    prompt = policy.tokenizer(policy.render(one, None), add_special_tokens=False)["input_ids"]
+    assert len(computed) == 2 and computed[1] == len(prompt) - 1  # the opening, then the repeated prompt
+    assert texts[0] == texts[2] == texts[3]
+    policy.prefix_caching = False
+    try:
+        assert policy.generate(batch, sampling=greedy) == texts
+    finally:
+        policy.prefix_caching = True
 
 
 def test_a_lone_conversation_reuses_the_kept_opening(policy: TransformersPolicy) -> None:

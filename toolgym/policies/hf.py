@@ -296,25 +296,53 @@ class TransformersPolicy:
         return texts
 
     def _reuse(self, rows: list[list[int]]) -> list[tuple[int, int | None]]:
-        """Per row, the kept keys and values it starts with; a fresh batch's shared opening is computed first."""
-        import torch
+        """Per row, the kept keys and values it starts with.
 
+        A fresh batch's shared opening is computed first, once; then each prompt that several rows repeat (the
+        samples of one task) is computed once up to its last token, so its rows differ only from there on.
+        """
         reused = [self.kv_store.match(r) for r in rows]
         fresh = [r for r, (n, _) in zip(rows, reused, strict=True) if n == 0]
-        if len(fresh) < 2:
-            return reused
-        shortest = min(len(r) for r in fresh) - 1  # every row keeps at least one token to feed
-        first = fresh[0]
-        n = 0
-        while n < shortest and all(r[n] == first[n] for r in fresh):
-            n += 1
-        if n < self.kv_store.min_tokens:
-            return reused
+        if len(fresh) >= 2:
+            shortest = min(len(r) for r in fresh) - 1  # every row keeps at least one token to feed
+            first = fresh[0]
+            n = 0
+            while n < shortest and all(r[n] == first[n] for r in fresh):
+                n += 1
+            if n >= self.kv_store.min_tokens:
+                self._compute(first[:n], (0, None), opening=True)
+                reused = [self.kv_store.match(r) for r in rows]
+        repeats: dict[tuple[int, ...], list[int]] = {}
+        for index, row in enumerate(rows):
+            repeats.setdefault(tuple(row), []).append(index)
+        extended = False
+        for prompt, indices in repeats.items():
+            start = reused[indices[0]]
+            if len(indices) > 1 and len(prompt) - 1 - start[0] >= self.kv_store.min_tokens:
+                self._compute(list(prompt[:-1]), start)
+                extended = True
+        return [self.kv_store.match(r) for r in rows] if extended else reused
+
+    def _compute(self, tokens: list[int], start: tuple[int, int | None], *, opening: bool = False) -> None:
+        """Compute and keep the keys and values of ``tokens``, going on from a kept entry covering their start.
+
+        Args:
+            tokens: The token ids.
+            start: ``(length, entry id)`` of the kept entry to start from (``(0, None)``: from scratch).
+            opening: Keep the entry for other conversations (see :class:`~toolgym.policies.kv_store.KVEntry`).
+        """
+        import torch
+
+        done = start[0]
+        cache = self.kv_store.assemble([start], self.model.config) if done else None
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([first[:n]], device=self.device), use_cache=True)
-        keys, values = row_states(out.cache, 0, torch.arange(n, device=self.device))
-        self.kv_store.add(first[:n], keys, values, opening=True)
-        return [self.kv_store.match(r) for r in rows]
+            out = self.model(
+                input_ids=torch.tensor([tokens[done:]], device=self.device),
+                past_key_values=cache,
+                use_cache=True,
+            )
+        keys, values = row_states(out.cache, 0, torch.arange(len(tokens), device=self.device))
+        self.kv_store.add(tokens, keys, values, opening=opening)
 
     def _keep(
         self,

@@ -157,15 +157,22 @@ def shared_prefix_attention(
     Returns:
         ``(output [batch, q, heads, head_dim], None)``.
     """
+    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     cache = _ACTIVE.get()
     layer = cache.layers[module.layer_idx] if cache is not None else None
-    if not isinstance(layer, SharedPrefixLayer):
-        return sdpa_attention_forward(
-            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
-        )
-    return merged_attention(layer, query, key, value, attention_mask, scaling), None
+    if isinstance(layer, SharedPrefixLayer):
+        if query.shape[2] == 1:
+            return merged_attention(layer, query, key, value, attention_mask, scaling), None
+        # Prompt tokens: SDPA's fused kernel over the opening copied per row beats the merged product, and the copy
+        # lasts one call (decoding steps, which are most of the calls, never make it).
+        batch = key.shape[0]
+        key = torch.cat([layer.prefix_keys.expand(batch, -1, -1, -1), key], dim=-2)
+        value = torch.cat([layer.prefix_values.expand(batch, -1, -1, -1), value], dim=-2)
+    return sdpa_attention_forward(
+        module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+    )
 
 
 def merged_attention(
