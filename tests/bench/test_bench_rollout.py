@@ -1,7 +1,7 @@
 """Benchmarks of generation and rollouts with the embedded model (``nox -s bench``; nothing is asserted on time).
 
-Reports generation throughput batched against one conversation at a time, the effect of the shared-prefix cache
-and of reusing each conversation's previous turn, and the share of a rollout's wall time spent in envs and the sandbox (budget: at most 1 %).
+Reports generation throughput batched against one conversation at a time, the effect of the shared-prefix cache,
+of reusing each conversation's previous turn and of attending to a batch's shared opening once, and the share of a rollout's wall time spent in envs and the sandbox (budget: at most 1 %).
 """
 
 from __future__ import annotations
@@ -116,6 +116,42 @@ def test_later_turns_reuse_the_previous_turn(smol) -> None:  # type: ignore[no-u
     print(
         f"\n3-turn guided rollout, 2 Retail-CaT-v1 test tasks (embedded model, CPU): generating {reused_s:.1f} s "
         f"reusing kept keys and values, {recomputed_s:.1f} s recomputing them ({recomputed_s / reused_s:.2f}×)"
+    )
+
+
+def test_the_shared_opening_is_attended_once(smol) -> None:  # type: ignore[no-untyped-def]
+    """The demo's rollout shape (guided, 2 demonstrations, 3 turns) for 12 rows, opening shared against copied."""
+    from toolgym.baselines.loop import eval_task_ids
+    from toolgym.baselines.loop_settings import DEMO
+
+    def play() -> tuple[float, float]:
+        smol.kv_store.clear()
+        results = rollout(
+            smol,
+            DEMO.env,
+            split="test",
+            tasks=eval_task_ids(DEMO),
+            samples=6,
+            batch_size=12,
+            seed=0,
+            sampling=DEMO.sampling,
+            env_kwargs={"max_turns": DEMO.max_turns, "action_format": DEMO.action_format},
+            guided=True,
+            demos=DEMO.demos,
+        )
+        return results.generate_s, results.summary().pass_at(1)
+
+    assert smol.shared_prefix
+    shared_s, shared_pass = play()
+    smol.shared_prefix = False
+    try:
+        copied_s, copied_pass = play()
+    finally:
+        smol.shared_prefix = True
+    print(
+        f"\n12-row guided rollout, 3 turns (embedded model, CPU): generating {shared_s:.1f} s with the opening "
+        f"shared, {copied_s:.1f} s with it copied per row ({copied_s / shared_s:.2f}×); "
+        f"pass@1 {shared_pass:.3f} and {copied_pass:.3f}"
     )
 
 

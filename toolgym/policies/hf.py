@@ -338,7 +338,7 @@ class TransformersPolicy:
         with torch.inference_mode():
             out = self.model(
                 input_ids=torch.tensor([tokens[done:]], device=self.device),
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
             )
         keys, values = row_states(out.cache, 0, torch.arange(len(tokens), device=self.device))
