@@ -113,13 +113,17 @@ def test_a_mask_of_the_wrong_width_is_refused() -> None:
 def test_the_layer_keeps_the_opening_once_and_grows_only_the_rows_own_part() -> None:
     prefix = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(1, 2, 4, 3)
     own = torch.full((2, 2, 1, 3), -1.0)
-    layer = SharedPrefixLayer(prefix, prefix + 100, own, own - 1)
+    layer = SharedPrefixLayer(prefix, prefix + 100, own, own - 1, room=1)
     keys, values = layer.update(torch.full((2, 2, 1, 3), -5.0), torch.full((2, 2, 1, 3), -6.0))
     assert keys.shape == (2, 2, 2, 3) and values.shape == (2, 2, 2, 3)
     assert layer.get_seq_length() == 6 and layer.get_mask_sizes(3) == (9, 0)
     row_keys, row_values = layer.row_states(1, torch.tensor([0, 1, 2, 3, 5]))
     torch.testing.assert_close(row_keys, torch.cat([prefix[0], torch.full((2, 1, 3), -5.0)], dim=1))
     torch.testing.assert_close(row_values, torch.cat([prefix[0] + 100, torch.full((2, 1, 3), -6.0)], dim=1))
+    # Past its room the buffers grow and keep what they held.
+    keys, _ = layer.update(torch.full((2, 2, 3, 3), -7.0), torch.full((2, 2, 3, 3), -8.0))
+    assert keys.shape == (2, 2, 5, 3) and layer.get_seq_length() == 9
+    assert keys[:, :, :, 0].tolist() == [[[-1.0, -5.0, -7.0, -7.0, -7.0]] * 2] * 2
 
 
 def test_outside_a_scope_the_attention_is_plain_sdpa() -> None:

@@ -38,20 +38,32 @@ class SharedPrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # trans
         prefix_values: Same shape.
         keys: ``[batch, kv_heads, S, head_dim]``, each row's tokens after the opening (zeros where a row has fewer).
         values: Same shape.
+        room: Tokens the rows' own part can take before its buffers grow.
+
+    The rows' own part is held in float32 buffers with room to grow: a decoding step writes its token in place
+    instead of copying the part, and the merged softmax reads it without converting it.
     """
 
     keys: Any
     values: Any
 
-    def __init__(self, prefix_keys: Any, prefix_values: Any, keys: Any, values: Any) -> None:
+    def __init__(self, prefix_keys: Any, prefix_values: Any, keys: Any, values: Any, room: int = 64) -> None:
+        import torch
+
         super().__init__()  # type: ignore[no-untyped-call]
         self.prefix_keys = prefix_keys
         self.prefix_values = prefix_values
         # float32 copies for the merged softmax: the opening's scores decide most of each row's attention.
         self.prefix_keys32 = prefix_keys[0].float()
         self.prefix_values32 = prefix_values[0].float()
-        self.keys = keys
-        self.values = values
+        self.length = int(keys.shape[-2])
+        shape = (*keys.shape[:2], self.length + room, keys.shape[-1])
+        self._keys = torch.zeros(shape, dtype=torch.float32, device=keys.device)
+        self._values = torch.zeros_like(self._keys)
+        self._keys[:, :, : self.length] = keys
+        self._values[:, :, : self.length] = values
+        self.keys = self._keys[:, :, : self.length]
+        self.values = self._values[:, :, : self.length]
         self.device = keys.device
         self.is_initialized = True
 
@@ -70,12 +82,20 @@ class SharedPrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # trans
             **kwargs: Ignored.
 
         Returns:
-            The rows' own keys and values (the opening is read by :func:`shared_prefix_attention`).
+            The rows' own keys and values, in float32 (the opening is read by :func:`shared_prefix_attention`).
         """
-        import torch
-
-        self.keys = torch.cat([self.keys, key_states], dim=-2)
-        self.values = torch.cat([self.values, value_states], dim=-2)
+        end = self.length + int(key_states.shape[-2])
+        if end > self._keys.shape[-2]:
+            shape = (*self._keys.shape[:2], max(2 * self._keys.shape[-2], end), self._keys.shape[-1])
+            keys, values = self._keys.new_zeros(shape), self._values.new_zeros(shape)
+            keys[:, :, : self.length] = self.keys
+            values[:, :, : self.length] = self.values
+            self._keys, self._values = keys, values
+        self._keys[:, :, self.length : end] = key_states
+        self._values[:, :, self.length : end] = value_states
+        self.length = end
+        self.keys = self._keys[:, :, :end]
+        self.values = self._values[:, :, :end]
         return self.keys, self.values
 
     def get_seq_length(self) -> int:
@@ -99,8 +119,9 @@ class SharedPrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # trans
         import torch
 
         own = positions[positions >= self.prefix_length] - self.prefix_length
-        keys = torch.cat([self.prefix_keys[0], self.keys[row].index_select(-2, own)], dim=-2)
-        values = torch.cat([self.prefix_values[0], self.values[row].index_select(-2, own)], dim=-2)
+        dtype = self.prefix_keys.dtype
+        keys = torch.cat([self.prefix_keys[0], self.keys[row].index_select(-2, own).to(dtype)], dim=-2)
+        values = torch.cat([self.prefix_values[0], self.values[row].index_select(-2, own).to(dtype)], dim=-2)
         return keys, values
 
 
@@ -167,9 +188,9 @@ def shared_prefix_attention(
             return merged_attention(layer, query, key, value, attention_mask, scaling), None
         # Prompt tokens: SDPA's fused kernel over the opening copied per row beats the merged product, and the copy
         # lasts one call (decoding steps, which are most of the calls, never make it).
-        batch = key.shape[0]
-        key = torch.cat([layer.prefix_keys.expand(batch, -1, -1, -1), key], dim=-2)
-        value = torch.cat([layer.prefix_values.expand(batch, -1, -1, -1), value], dim=-2)
+        batch, dtype = key.shape[0], query.dtype
+        key = torch.cat([layer.prefix_keys.expand(batch, -1, -1, -1).to(dtype), key.to(dtype)], dim=-2)
+        value = torch.cat([layer.prefix_values.expand(batch, -1, -1, -1).to(dtype), value.to(dtype)], dim=-2)
     return sdpa_attention_forward(
         module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
     )
