@@ -38,13 +38,20 @@ def _describe(phase: str, info: dict[str, Any]) -> str | None:
             return f"train: nothing trained — {info['reason']}"
         losses = info["losses"]
         loss = f", loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""
-        return f"train: {info['examples']} examples, {info['steps']} steps{loss}, {info['tokens_per_s']:,.0f} tokens/s"
+        return (
+            f"train: {_count(info['examples'], 'example')}, {_count(info['steps'], 'step')}{loss}, "
+            f"{info['tokens_per_s']:,.0f} tokens/s"
+        )
     if phase == "eval":
         again = (
             f" (same model as round {info['same_model_as_round']})" if "same_model_as_round" in info else ""
         )
         return f"eval: test pass@1 {info['pass_at_1']:.3f}, mean reward {info['mean_reward']:.3f} over {info['episodes']} episodes{again}"
     return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _show(phase: str, number: int, info: dict[str, Any]) -> None:
@@ -141,7 +148,7 @@ def demo(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(DEMO, out=args.out or DEMO.out, progress=not args.quiet)
     print(
         f"demo: {settings.rounds} round of the self-improvement loop on {settings.model}, {settings.device}, "
-        f"families {', '.join(settings.families or ())} (about 10 minutes) · out {settings.out}",
+        f"families {', '.join(settings.families or ())} (about 5 minutes on 2 cores) · out {settings.out}",
         flush=True,
     )
     return _run(settings, args.quiet)
@@ -204,7 +211,7 @@ def add_loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     s.set_defaults(func=self_improve)
     d = sub.add_parser(
         "demo",
-        help="the self-improvement loop, small: one round on the embedded model, CPU (about 10 minutes)",
+        help="the self-improvement loop, small: one round on the embedded model, CPU (about 5 minutes on 2 cores)",
         description="One round of the self-improvement loop on hf:default with the settings of "
         "toolgym.baselines.loop.DEMO; prints the before/after table and the files written.",
     )

@@ -377,3 +377,15 @@ def test_demo_runs_the_demo_settings(
     assert ran == [dataclasses.replace(DEMO, out=tmp_path / "demo")]
     printed = capsys.readouterr().out
     assert "0.500" in printed and f"results: {tmp_path / 'demo' / 'results.json'}" in printed
+
+
+@pytest.mark.parametrize(
+    ("examples", "steps", "expected"),
+    [
+        (1, 2, "train: 1 example, 2 steps, loss 0.900 → 0.500"),
+        (3, 1, "train: 3 examples, 1 step, loss 0.900 → 0.500"),
+    ],
+)
+def test_the_train_line_counts_in_words(examples: int, steps: int, expected: str) -> None:
+    info = {"trained": True, "examples": examples, "steps": steps, "losses": [0.9, 0.5], "tokens_per_s": 97.2}
+    assert loop_cli._describe("train", info) == f"{expected}, 97 tokens/s"
