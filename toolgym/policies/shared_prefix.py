@@ -3,9 +3,11 @@
 Every conversation of a domain opens with the same few thousand tokens (policy, tool schemas, demonstrations). In a
 plain batch cache each row holds its own copy of their keys and values, and every decoding step reads all the copies
 and copies the whole cache again to append one token: on a CPU that is most of a step. :class:`SharedPrefixCache`
-keeps the shared opening once and per row only the row's own tokens; :func:`shared_prefix_attention` attends to both
-parts and merges them through their softmax normalisers, which gives the attention over the concatenation. The
-opening's part is one matrix product for all rows and heads of a key-value group, computed in float32.
+keeps the shared opening once and per row only the row's own tokens. At a decoding step
+:func:`shared_prefix_attention` attends to both parts and merges them through their softmax normalisers, which gives
+the attention over the concatenation; the opening's part is one float32 matrix product for all rows and heads of a
+key-value group. Prompt tokens (several queries a row) go through SDPA's fused kernel over a copy of the opening
+that lasts one call.
 
 The attention function is registered with ``transformers`` under :data:`ATTENTION_NAME`. It acts only inside
 :func:`shared_prefix_scope`; anywhere else (training, another cache) it hands the call to the stock SDPA function,
