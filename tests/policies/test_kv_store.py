@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolgym.policies.kv_store import KVStore
+from toolgym.policies.kv_store import KVStore, common_prefix_length
 from toolgym.testing import tiny_llama
 
 LAYERS, HEADS, DIM = 2, 1, 4
@@ -91,3 +91,15 @@ def test_min_tokens_is_respected(min_tokens: int) -> None:
     store = KVStore(max_bytes=2**20, min_tokens=min_tokens)
     store.add([5, 5, 5], *states(3, 0.0))
     assert (store.match([5, 5, 5, 5])[0] > 0) == (min_tokens <= 3)
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 2), min_size=0, max_size=10), min_size=1, max_size=5),
+    st.integers(0, 12),
+)
+def test_the_common_prefix_is_the_longest_all_rows_share(rows: list[list[int]], limit: int) -> None:
+    n = common_prefix_length(rows, limit)
+    assert 0 <= n <= min(limit, *(len(r) for r in rows))
+    assert all(r[:n] == rows[0][:n] for r in rows)
+    if n < min(limit, *(len(r) for r in rows)):  # stopped early: two rows differ at n
+        assert len({r[n] for r in rows}) > 1

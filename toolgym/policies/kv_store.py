@@ -22,6 +22,27 @@ MIN_REUSED_TOKENS = 32
 """Shortest shared prefix (in tokens) worth reusing."""
 
 
+def common_prefix_length(rows: Sequence[Sequence[int] | np.ndarray[Any, Any]], limit: int) -> int:
+    """How many leading tokens all rows share, counting at most ``limit``.
+
+    Args:
+        rows: Token id sequences (at least one).
+        limit: Most tokens to count.
+
+    Returns:
+        The length.
+    """
+    first = np.asarray(rows[0][:limit], dtype=np.int64)
+    length = len(first)
+    for row in rows[1:]:
+        other = np.asarray(row[:length], dtype=np.int64)
+        length = len(other)
+        differ = np.flatnonzero(other != first[:length])
+        if differ.size:
+            length = int(differ[0])
+    return length
+
+
 @dataclass
 class KVEntry:
     """The keys and values of one token sequence.
@@ -82,11 +103,9 @@ class KVStore:
         tokens = np.asarray(row, dtype=np.int64)
         best, best_id = 0, None
         for key, entry in self.entries.items():
-            n = min(len(tokens) - 1, len(entry.tokens))
-            if n <= best:
+            if min(len(tokens) - 1, len(entry.tokens)) <= best:
                 continue
-            differ = np.flatnonzero(tokens[:n] != entry.tokens[:n])
-            shared = int(differ[0]) if differ.size else n
+            shared = common_prefix_length([entry.tokens, tokens], len(tokens) - 1)
             if shared > best:
                 best, best_id = shared, key
         if best < self.min_tokens:
@@ -133,13 +152,8 @@ class KVStore:
         """
         if not reused or any(key is None for _, key in reused):
             return 0
-        length = min(n for n, _ in reused)
-        first = self.entries[reused[0][1]].tokens  # type: ignore[index]
-        for _, key in reused[1:]:
-            differ = np.flatnonzero(self.entries[key].tokens[:length] != first[:length])  # type: ignore[index]
-            if differ.size:
-                length = int(differ[0])
-        return length
+        rows = [self.entries[key].tokens for _, key in reused]  # type: ignore[index]
+        return common_prefix_length(rows, min(n for n, _ in reused))
 
     def assemble(self, reused: Sequence[tuple[int, int | None]], config: Any, *, shared: bool = False) -> Any:
         """A batch cache holding each row's reused prefix, right-padded with zeros to the longest.
