@@ -21,8 +21,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from transformers import DynamicCache
+import torch
+from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 ATTENTION_NAME = "toolgym_shared_prefix"
 """The name the attention function is registered under."""
@@ -50,8 +53,6 @@ class SharedPrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # trans
     values: Any
 
     def __init__(self, prefix_keys: Any, prefix_values: Any, keys: Any, values: Any, room: int = 64) -> None:
-        import torch
-
         super().__init__()  # type: ignore[no-untyped-call]
         self.prefix_keys = prefix_keys
         self.prefix_values = prefix_values
@@ -118,8 +119,6 @@ class SharedPrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # trans
         Returns:
             ``(keys, values)``, each ``[kv_heads, len(positions), head_dim]``.
         """
-        import torch
-
         own = positions[positions >= self.prefix_length] - self.prefix_length
         dtype = self.prefix_keys.dtype
         keys = torch.cat([self.prefix_keys[0], self.keys[row].index_select(-2, own).to(dtype)], dim=-2)
@@ -180,9 +179,6 @@ def shared_prefix_attention(
     Returns:
         ``(output [batch, q, heads, head_dim], None)``.
     """
-    import torch
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     cache = _ACTIVE.get()
     layer = cache.layers[module.layer_idx] if cache is not None else None
     if isinstance(layer, SharedPrefixLayer):
@@ -214,8 +210,6 @@ def merged_attention(
     Returns:
         ``[batch, q, heads, head_dim]`` in the query's dtype.
     """
-    import torch
-
     batch, heads, q_len, dim = query.shape
     kv_heads, own = key.shape[1], key.shape[-2]
     group = heads // kv_heads
@@ -274,8 +268,6 @@ def own_mask(attention_mask: Any, prefix_length: int, batch: int, q_len: int, ow
     Returns:
         A boolean or additive mask.
     """
-    import torch
-
     if attention_mask is not None:
         if attention_mask.shape[-1] != prefix_length + own:
             raise ValueError(
@@ -292,9 +284,6 @@ def register() -> str:
     Returns:
         The name.
     """
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
     AttentionInterface.register(ATTENTION_NAME, shared_prefix_attention)
     AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
     return ATTENTION_NAME
